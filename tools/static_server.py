@@ -1,0 +1,129 @@
+"""A small, safe static file server for dist/ (used by `build.py serve` and the tests).
+
+It binds 127.0.0.1 unless told otherwise, serves only files under its root, answers 404
+for anything else (no directory listings, no index.html fallback), and sends the MIME
+types WebAssembly and ES modules need plus a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import http.server
+import posixpath
+import threading
+import urllib.parse
+from functools import partial
+from pathlib import Path
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; "
+    "worker-src 'self'; object-src 'none'; base-uri 'none'"
+)
+
+MIME_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+    ".zip": "application/zip",
+    ".whl": "application/zip",
+    ".ts": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".safetensors": "application/octet-stream",
+}
+
+
+class StaticHandler(http.server.SimpleHTTPRequestHandler):
+    server_version = "minimodel-static"
+    sys_version = ""
+
+    def __init__(self, *args, root: Path, quiet: bool, **kwargs) -> None:
+        self.root = root
+        self.quiet = quiet
+        super().__init__(*args, directory=str(root), **kwargs)
+
+    def resolve(self) -> Path | None:
+        """The file a request path names, or None if it is not a file inside the root."""
+        raw = urllib.parse.urlsplit(self.path).path
+        decoded = urllib.parse.unquote(raw, errors="strict")
+        if "\x00" in decoded or "\\" in decoded:
+            return None
+        parts = [p for p in decoded.split("/") if p not in ("", ".")]
+        if any(p == ".." for p in parts):
+            return None
+        if decoded.endswith("/") or not parts:
+            parts.append("index.html")
+        candidate = (self.root / posixpath.join(*parts)).resolve()
+        try:
+            candidate.relative_to(self.root)
+        except ValueError:
+            return None
+        return candidate if candidate.is_file() else None
+
+    def send_head(self):  # noqa: ANN201 (signature of the base class)
+        try:
+            path = self.resolve()
+        except UnicodeDecodeError:
+            path = None
+        if path is None:
+            self.send_error(404, "Not Found")
+            return None
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 (closed by the base class)
+        except OSError:
+            self.send_error(404, "Not Found")
+            return None
+        size = path.stat().st_size
+        self.send_response(200)
+        self.send_header("Content-Type", MIME_TYPES.get(path.suffix, "application/octet-stream"))
+        self.send_header("Content-Length", str(size))
+        self.send_header("Last-Modified", self.date_time_string(int(path.stat().st_mtime)))
+        self.end_headers()
+        return handle
+
+    def end_headers(self) -> None:
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def list_directory(self, path):  # noqa: ANN001, ANN201
+        self.send_error(404, "Not Found")
+        return None
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        if not self.quiet:
+            super().log_message(format, *args)
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def make_server(root: Path, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> Server:
+    handler = partial(StaticHandler, root=Path(root).resolve(), quiet=quiet)
+    return Server((host, port), handler)
+
+
+def start_in_thread(root: Path, host: str = "127.0.0.1", port: int = 0) -> tuple[Server, str]:
+    """Start a server in a daemon thread; return it and its base URL."""
+    server = make_server(root, host, port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    bound_host, bound_port = server.server_address[:2]
+    return server, f"http://{bound_host}:{bound_port}/"
+
+
+def serve_forever(root: Path, host: str, port: int) -> None:
+    server = make_server(root, host, port, quiet=False)
+    bound_host, bound_port = server.server_address[:2]
+    shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host
+    print(f"\nServing {root} at  http://{shown}:{bound_port}/  (Ctrl+C to stop)\n", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

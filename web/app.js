@@ -1,0 +1,182 @@
+// The demo page: loading progress, a MiniModel driven by sliders with its outputs as a
+// bar chart, and a cosine-similarity form. All numbers come from minimodel.js.
+
+import { init, MiniModel, cosineSimilarity } from "./minimodel.js";
+
+const INPUTS = 8;
+const OUTPUTS = 4;
+const STAGE_TEXT = {
+  runtime: "Downloading the Python runtime",
+  packages: "Loading numpy and minimodel",
+  ready: "Ready",
+};
+
+const $ = (id) => document.getElementById(id);
+
+function showError(element, message) {
+  element.textContent = message;
+  element.hidden = false;
+}
+
+function formatMB(bytes) {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function showProgress({ stage, loaded, total }) {
+  const label = STAGE_TEXT[stage] ?? stage;
+  const bar = $("load-bar");
+  if (total > 0) {
+    bar.value = Math.min(loaded / total, 1);
+    $("load-text").textContent = `${label}… ${formatMB(loaded)} of ${formatMB(total)}`;
+  } else {
+    bar.removeAttribute("value"); // indeterminate
+    $("load-text").textContent = `${label}…`;
+  }
+}
+
+/** Seeded pseudo-random numbers in [0, 1) (mulberry32), so "random" weights are reproducible. */
+function rng(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function buildSliders(onChange) {
+  const fieldset = $("sliders");
+  const inputs = [];
+  for (let i = 0; i < INPUTS; i++) {
+    const row = document.createElement("div");
+    row.className = "slider";
+    const label = document.createElement("label");
+    label.htmlFor = `x${i}`;
+    label.textContent = `x[${i}]`;
+    const input = document.createElement("input");
+    Object.assign(input, { type: "range", id: `x${i}`, min: "-1", max: "1", step: "0.05" });
+    input.value = String(Math.round(Math.sin(i + 1) * 20) / 20);
+    const out = document.createElement("output");
+    out.htmlFor = input.id;
+    out.textContent = Number(input.value).toFixed(2);
+    input.addEventListener("input", () => {
+      out.textContent = Number(input.value).toFixed(2);
+      onChange();
+    });
+    row.append(label, input, out);
+    fieldset.append(row);
+    inputs.push(input);
+  }
+  return inputs;
+}
+
+function buildChart() {
+  const chart = $("chart");
+  const bars = [];
+  for (let o = 0; o < OUTPUTS; o++) {
+    const row = document.createElement("div");
+    row.className = "bar-row";
+    const name = document.createElement("span");
+    name.textContent = `y[${o}]`;
+    const track = document.createElement("div");
+    track.className = "bar-track";
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    track.append(bar);
+    const value = document.createElement("span");
+    value.className = "bar-value";
+    value.dataset.output = String(o);
+    row.append(name, track, value);
+    chart.append(row);
+    bars.push({ bar, value, track });
+  }
+  return bars;
+}
+
+function drawBars(bars, outputs) {
+  const scale = Math.max(1, ...outputs);
+  outputs.forEach((y, o) => {
+    bars[o].bar.style.width = `${(100 * y) / scale}%`;
+    bars[o].value.textContent = y.toFixed(3);
+    bars[o].track.title = `y[${o}] = ${y}`;
+  });
+}
+
+function startModelDemo() {
+  const model = new MiniModel(INPUTS, OUTPUTS);
+  const bars = buildChart();
+  const update = () => {
+    const x = new Float32Array(sliders.map((s) => Number(s.value)));
+    const t0 = performance.now();
+    const y = model.predict(x);
+    const ms = performance.now() - t0;
+    drawBars(bars, y);
+    $("chart").setAttribute("aria-label", `Outputs: ${Array.from(y, (v) => v.toFixed(3)).join(", ")}`);
+    $("predict-time").textContent = `(predict took ${(ms * 1000).toFixed(0)} µs)`;
+  };
+  const sliders = buildSliders(update);
+  let seed = 1;
+  const randomize = () => {
+    const next = rng(seed++);
+    const weights = Float32Array.from({ length: INPUTS * OUTPUTS }, () => next() * 2 - 1);
+    const bias = Float32Array.from({ length: OUTPUTS }, () => next() * 0.4 - 0.2);
+    model.loadWeights(weights, bias);
+    update();
+  };
+  $("randomize").addEventListener("click", randomize);
+  $("reset").addEventListener("click", () => {
+    model.loadWeights(new Float32Array(INPUTS * OUTPUTS).fill(0.01));
+    update();
+  });
+  randomize();
+}
+
+/** "1, 2 3" -> [1, 2, 3]; anything that is not a number becomes NaN for the API to report. */
+function parseVector(text) {
+  return text
+    .split(/[\s,;]+/)
+    .filter((token) => token !== "")
+    .map(Number);
+}
+
+function startCosineDemo() {
+  const form = $("cos-form");
+  const result = $("cos-result");
+  const error = $("cos-error");
+  const compute = () => {
+    error.hidden = true;
+    try {
+      const value = cosineSimilarity(parseVector($("vec-a").value), parseVector($("vec-b").value));
+      result.textContent = value.toFixed(6);
+    } catch (err) {
+      result.textContent = "–";
+      showError(error, `Could not compute the similarity. ${err.message}`);
+    }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    compute();
+  });
+  compute();
+}
+
+async function main() {
+  const t0 = performance.now();
+  try {
+    const info = await init({ onProgress: showProgress });
+    const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+    $("loading").hidden = true;
+    $("demo").hidden = false;
+    $("ready-text").textContent =
+      `Python ${info.pythonVersion} with numpy ${info.numpyVersion} (Pyodide ${info.pyodideVersion}) ready in ${seconds} s.`;
+    startModelDemo();
+    startCosineDemo();
+    document.body.dataset.ready = "true";
+  } catch (err) {
+    $("loading").hidden = true;
+    showError($("error"), `Python could not start in this page. ${err.message}`);
+    console.warn("minimodel init failed", err);
+  }
+}
+
+main();

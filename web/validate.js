@@ -1,0 +1,113 @@
+// Argument checks for the JS API. They run before anything is allocated or sent to
+// Python, and each error names the function, the parameter, what was expected and what
+// was received: TypeError for the wrong kind of value, RangeError for a wrong size,
+// length or value.
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * A short description of a value for error messages ("Int32Array(3)", 'string "8"').
+ * @param {unknown} value
+ * @returns {string}
+ */
+export function describe(value) {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  switch (typeof value) {
+    case "number":
+      return `number ${value}`;
+    case "string":
+      return `string ${JSON.stringify(value.length > 20 ? value.slice(0, 17) + "..." : value)}`;
+    case "boolean":
+    case "bigint":
+      return `${typeof value} ${String(value)}`;
+    case "function":
+      return "a function";
+    case "symbol":
+      return "a symbol";
+  }
+  if (ArrayBuffer.isView(value)) {
+    return `${value[Symbol.toStringTag] ?? "DataView"}(${value.length ?? value.byteLength})`;
+  }
+  if (Array.isArray(value)) return `an Array of length ${value.length}`;
+  const name = value.constructor?.name;
+  return name && name !== "Object" ? `a ${name} object` : "an object";
+}
+
+/**
+ * Check a size argument: a positive integer Number no larger than `max`.
+ * @param {unknown} value
+ * @param {string} name   e.g. "inputSize"
+ * @param {string} where  e.g. "new MiniModel"
+ * @param {number} max
+ * @returns {number}
+ */
+export function checkSize(value, name, where, max) {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new RangeError(`${where}: ${name} must be a positive integer Number; received ${describe(value)}`);
+  }
+  if (value > max) {
+    throw new RangeError(`${where}: ${name} must be at most ${max}; received ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Check a numeric vector: a Float32Array, Float64Array or Array of numbers, of the
+ * expected length (any length >= 1 when `expected` is null), every value finite and
+ * representable as float32. Returns its length. The input is never modified.
+ * @param {unknown} value
+ * @param {string} name
+ * @param {string} where
+ * @param {number|null} expected
+ * @param {string} [expectedWhy]  why that length, e.g. "the model's inputSize"
+ * @returns {number}
+ */
+export function checkVector(value, name, where, expected, expectedWhy) {
+  const tag = ArrayBuffer.isView(value) ? value[Symbol.toStringTag] : undefined;
+  const isArray = Array.isArray(value);
+  if (tag !== "Float32Array" && tag !== "Float64Array" && !isArray) {
+    throw new TypeError(
+      `${where}: ${name} must be a Float32Array, a Float64Array or an Array of numbers; received ${describe(value)}`,
+    );
+  }
+  const length = value.length;
+  if (expected !== null && length !== expected) {
+    const why = expectedWhy ? ` (${expectedWhy})` : "";
+    throw new RangeError(`${where}: ${name} must have length ${expected}${why}; received length ${length}`);
+  }
+  if (length === 0) {
+    throw new RangeError(`${where}: ${name} must have at least 1 element; received an empty ${tag ?? "Array"}`);
+  }
+  if (tag === "Float32Array") {
+    for (let i = 0; i < length; i++) {
+      const v = value[i];
+      // v - v is 0 for finite v and NaN for NaN and +-Infinity: one cheap test per value.
+      if (v - v !== 0) throw nonFinite(where, name, i, v);
+    }
+    return length;
+  }
+  for (let i = 0; i < length; i++) {
+    const v = value[i];
+    if (isArray && typeof v !== "number") {
+      if (!(i in value)) {
+        throw new TypeError(`${where}: ${name}[${i}] is missing (a sparse Array); expected a number`);
+      }
+      throw new TypeError(`${where}: ${name}[${i}] is ${describe(v)}; expected a number`);
+    }
+    if (v - v !== 0) throw nonFinite(where, name, i, v);
+    if (v > FLOAT32_MAX || v < -FLOAT32_MAX) {
+      // Values just above FLOAT32_MAX still round to it; only true overflow is an error.
+      if (!Number.isFinite(Math.fround(v))) {
+        throw new RangeError(
+          `${where}: ${name}[${i}] = ${v} is outside the float32 range (magnitude at most 3.4028235e+38)`,
+        );
+      }
+    }
+  }
+  return length;
+}
+
+function nonFinite(where, name, index, value) {
+  return new RangeError(`${where}: ${name}[${index}] is ${value}; expected a finite number`);
+}
