@@ -131,12 +131,14 @@ function startModelDemo() {
   randomize();
 }
 
-/** "1, 2 3" -> [1, 2, 3]; anything that is not a number becomes NaN for the API to report. */
-function parseVector(text) {
-  return text
-    .split(/[\s,;]+/)
-    .filter((token) => token !== "")
-    .map(Number);
+/** "1, 2 3" -> [1, 2, 3]; throws a plain-words Error naming a token that is not a number. */
+function parseVector(text, label) {
+  const tokens = text.split(/[\s,;]+/).filter((token) => token !== "");
+  return tokens.map((token) => {
+    const value = Number(token);
+    if (Number.isNaN(value)) throw new Error(`In vector ${label}, “${token}” is not a number.`);
+    return value;
+  });
 }
 
 function startCosineDemo() {
@@ -146,7 +148,7 @@ function startCosineDemo() {
   const compute = () => {
     error.hidden = true;
     try {
-      const value = cosineSimilarity(parseVector($("vec-a").value), parseVector($("vec-b").value));
+      const value = cosineSimilarity(parseVector($("vec-a").value, "a"), parseVector($("vec-b").value, "b"));
       result.textContent = value.toFixed(6);
     } catch (err) {
       result.textContent = "–";

@@ -59,7 +59,7 @@ def check_parameter_count(input_size: int, output_size: int) -> None:
     count = input_size * output_size
     if count > MAX_PARAMETERS:
         raise ValueError(
-            f"a {output_size} x {input_size} weight matrix has {count:,} values "
+            f"a {output_size:,} x {input_size:,} weight matrix has {count:,} values "
             f"({count * 4 / 2**20:,.0f} MiB); at most {MAX_PARAMETERS:,} "
             f"({MAX_PARAMETERS * 4 // 2**20} MiB) are supported"
         )
@@ -70,9 +70,12 @@ def _as_numeric_array(value: Any, name: str) -> np.ndarray:
         array = np.asarray(value)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be an array of numbers; received {describe(value)} ({err})") from None
+    if array.ndim == 0:
+        raise TypeError(f"{name} must be an array of numbers; received {describe(value)}, a scalar")
     if array.dtype.kind not in "fiu":
-        what = "a scalar" if array.ndim == 0 else f"elements of dtype {array.dtype}"
-        raise TypeError(f"{name} must be an array of real numbers; received {describe(value)} with {what}")
+        raise TypeError(
+            f"{name} must be an array of real numbers; received {describe(value)} with elements of dtype {array.dtype}"
+        )
     return array
 
 

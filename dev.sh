@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The two commands of README.md:
+#   ./dev.sh serve [--port N]     set up, build dist/ and serve it on http://127.0.0.1:8000/
+#   ./dev.sh test [pytest args]   set up (Python venv, npm, Chromium), build, run every test
+# Each setup step is skipped when already done, so both are quick the second time.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+log() { printf '[dev] %s\n' "$*" >&2; }
+
+# A CPython >= 3.11 (the package's minimum); pyenv installs are looked at too.
+find_python() {
+  local candidate
+  for candidate in python3.12 python3.13 python3.11 python3 \
+                   "$HOME"/.pyenv/versions/3.12*/bin/python "$HOME"/.pyenv/versions/3.13*/bin/python \
+                   "$HOME"/.pyenv/versions/3.11*/bin/python; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return
+    fi
+  done
+  log "error: Python >= 3.11 is required (python3.12 recommended)"
+  exit 1
+}
+
+setup_node() {
+  if [ "$(node -p 'require("./node_modules/pyodide/package.json").version' 2>/dev/null)" != "0.27.7" ]; then
+    command -v npm >/dev/null || { log "error: npm (Node.js >= 18) is required"; exit 1; }
+    log "installing the pinned npm packages (npm ci)"
+    npm ci --no-audit --no-fund
+  fi
+}
+
+setup_venv() {
+  local python stamp
+  if [ ! -x .venv/bin/python ]; then
+    python=$(find_python)
+    log "creating .venv with $python"
+    "$python" -m venv .venv
+  fi
+  stamp=".venv/.requirements-$(sha256sum requirements-dev.txt | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
+    log "installing requirements-dev.txt into .venv"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    touch "$stamp"
+  fi
+}
+
+setup_chromium() {
+  # Debian's Chromium; Playwright drives it (never `playwright install`, which downloads one).
+  [ -x /usr/bin/chromium ] && return
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing Debian's chromium with apt-get"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium
+}
+
+command="${1:-}"
+shift || true
+case "$command" in
+  serve)
+    setup_node
+    exec "$(find_python)" build.py serve "$@"
+    ;;
+  test)
+    setup_node
+    setup_venv
+    setup_chromium
+    .venv/bin/python build.py
+    exec .venv/bin/python -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./dev.sh serve [--port N] | ./dev.sh test [pytest args]" >&2
+    exit 2
+    ;;
+esac

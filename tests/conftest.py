@@ -1,0 +1,143 @@
+"""Shared fixtures: the built site served on loopback, and headless Debian Chromium.
+
+Every browser page is watched: console errors, uncaught page errors and requests to any
+host other than 127.0.0.1 fail the test that caused them.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    # Resolve every name to an unreachable address, so nothing can leave the machine.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+LOAD_TIMEOUT_MS = 90_000
+
+
+@pytest.fixture(scope="session")
+def dist() -> Path:
+    """Build dist/ once per test session (quick when nothing changed)."""
+    import build
+
+    build.build()
+    return build.DIST
+
+
+@pytest.fixture(scope="session")
+def base_url(dist: Path) -> str:
+    from static_server import start_in_thread
+
+    server, url = start_in_thread(dist)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Watch:
+    """What a page did that a test must not ignore."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        return (
+            [f"console error: {m}" for m in self.console_errors]
+            + [f"uncaught page error: {m}" for m in self.page_errors]
+            + [f"request left 127.0.0.1: {u}" for u in self.foreign_requests]
+        )
+
+    def assert_clean(self) -> None:
+        problems = self.problems()
+        self.console_errors.clear()
+        self.page_errors.clear()
+        self.foreign_requests.clear()
+        assert not problems, "\n".join(problems)
+
+
+def watch_page(context, page) -> Watch:
+    watch = Watch()
+
+    def on_request(request):
+        url = request.url
+        watch.requests.append(url)
+        scheme = urlsplit(url).scheme
+        if scheme in ("http", "https", "ws", "wss") and urlsplit(url).hostname != "127.0.0.1":
+            watch.foreign_requests.append(url)
+
+    def block_foreign(route):
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            route.abort("blockedbyclient")
+
+    context.route("**/*", block_foreign)
+    page.on("request", on_request)
+    page.on("console", lambda m: watch.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
+    return watch
+
+
+def open_app(browser, url: str):
+    """A new context and page on the demo, waited until Python is ready."""
+    context = browser.new_context()
+    page = context.new_page()
+    watch = watch_page(context, page)
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true], #error:not([hidden])", timeout=LOAD_TIMEOUT_MS)
+    error = page.locator("#error")
+    assert error.is_hidden(), f"page shows an error: {error.inner_text()}"
+    return context, page, watch
+
+
+@pytest.fixture(scope="module")
+def app(browser, base_url):
+    """One loaded page shared by a module's API tests (Pyodide boots once)."""
+    context, page, watch = open_app(browser, base_url)
+    page.evaluate("async () => { window.mm = await import('./minimodel.js'); }")
+    yield page, watch
+    context.close()
+
+
+@pytest.fixture
+def api(app):
+    """The shared page; checks after each test that it logged no error and stayed offline,
+    and that the test left no live PyProxy behind (as Pyodide's own conftest does)."""
+    page, watch = app
+    before = page.evaluate("mm.debugStats().liveProxies")
+    yield page
+    after = page.evaluate("mm.debugStats().liveProxies")
+    watch.assert_clean()
+    assert after == before, f"live PyProxies went from {before} to {after}"

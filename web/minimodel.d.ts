@@ -1,0 +1,60 @@
+// Type declarations for minimodel.js (an ES module served next to this file).
+
+/** A numeric vector: every value finite and representable as float32. */
+export type NumericInput = Float32Array | Float64Array | number[];
+
+/** Loading progress reported by init(). */
+export interface Progress {
+  /** What is loading: the Pyodide runtime, then numpy and minimodel, then done. */
+  stage: "runtime" | "packages" | "ready";
+  /** Bytes received so far in this stage. */
+  loaded: number;
+  /** Bytes expected in this stage (0 when unknown). */
+  total: number;
+  /** The file whose bytes just arrived, when known. */
+  file?: string;
+}
+
+export interface InitOptions {
+  /** Called with each progress step; a late caller first receives the latest step. */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface RuntimeInfo {
+  pyodideVersion: string;
+  pythonVersion: string;
+  numpyVersion: string;
+}
+
+/**
+ * Load Pyodide, numpy and minimodel from this module's own directory. Idempotent;
+ * concurrent calls share one load. Rejects with an Error that says what failed.
+ */
+export function init(options?: InitOptions): Promise<RuntimeInfo>;
+
+/**
+ * One Linear layer + ReLU computed by numpy in Python: relu(W @ x + b), W of shape
+ * outputSize x inputSize (row-major). Weights start at 0.01, the bias at 0.
+ * @throws {Error} before init() resolved
+ * @throws {RangeError} if a size is not a positive integer Number or the model is too large
+ */
+export class MiniModel {
+  constructor(inputSize: number, outputSize: number);
+  readonly inputSize: number;
+  readonly outputSize: number;
+  /** A new Float32Array of outputSize values; x must have inputSize finite values. */
+  predict(x: NumericInput): Float32Array;
+  /** Replace weights (outputSize*inputSize, row-major) and bias (omitted/null: zeros). Atomic. */
+  loadWeights(weights: NumericInput, bias?: NumericInput | null): void;
+  /** Free the Python model; safe to call twice; later calls throw. */
+  dispose(): void;
+}
+
+/** Cosine similarity in [-1, 1]; 0 if either vector is all zeros. Same lengths >= 1. */
+export function cosineSimilarity(a: NumericInput, b: NumericInput): number;
+
+/** The Pyodide API object (e.g. for micropip). Throws before init(). */
+export function getPyodide(): any;
+
+/** Live PyProxy count (as Pyodide's tests count them) and wasm heap size in bytes. */
+export function debugStats(): { liveProxies: number; heapBytes: number };
