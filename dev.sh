@@ -11,9 +11,9 @@ log() { printf '[dev] %s\n' "$*" >&2; }
 # A CPython >= 3.11 (the package's minimum); pyenv installs are looked at too.
 find_python() {
   local candidate
-  for candidate in python3.12 python3.13 python3.11 python3 \
-                   "$HOME"/.pyenv/versions/3.12*/bin/python "$HOME"/.pyenv/versions/3.13*/bin/python \
-                   "$HOME"/.pyenv/versions/3.11*/bin/python; do
+  # 3.12 first: it matches Pyodide's Python, which the build's .pyc compilation needs.
+  for candidate in python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python python3.13 \
+                   "$HOME"/.pyenv/versions/3.13*/bin/python python3.11 python3; do
     if command -v "$candidate" >/dev/null 2>&1 &&
        "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
       command -v "$candidate"
