@@ -65,6 +65,17 @@ LOADER_PATCH = (
 SOURCE_MAP_LINE = "//# sourceMappingURL=pyodide.mjs.map"
 
 MINIMODEL_TOP_LEVEL = "minimodel"
+WHEEL_TAG = "py3-none-pyodide_2024_0_wasm32"  # pure Python plus a wasm32 kernel library
+
+KERNELS_SOURCE = ROOT / "kernels" / "minimodel_kernels.c"
+KERNELS_WASM = ROOT / "kernels" / "minimodel_kernels.wasm"
+KERNELS_RECORD = ROOT / "kernels" / "minimodel_kernels.wasm.json"
+# An Emscripten-style side module (dylink.0): Pyodide links it into its own memory, so
+# ctypes can pass it pointers to numpy data. Nothing from libc is used.
+KERNELS_FLAGS = [
+    "--target=wasm32", "-O3", "-msimd128", "-fPIC", "-fno-math-errno", "-fvisibility=hidden",
+    "-nostdlib", "-Wl,-shared", "-Wl,--experimental-pic",
+]
 
 
 class BuildError(Exception):
@@ -184,6 +195,67 @@ def fetch_wheels(lock: dict) -> dict[str, bytes]:
     return result
 
 
+# --------------------------------------------------------------------------- kernels
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _clang_version(clang: str) -> str | None:
+    try:
+        out = subprocess.run([clang, "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.splitlines()[0].strip()
+
+
+def compile_kernels(clang: str = "clang") -> bytes:
+    """Compile kernels/minimodel_kernels.c to WebAssembly with clang and lld."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "kernels.so"
+        subprocess.run([clang, *KERNELS_FLAGS, "-o", str(out), str(KERNELS_SOURCE)], check=True)
+        return out.read_bytes()
+
+
+def kernels_wasm() -> bytes:
+    """The kernel library for the wheel, proven to come from the current C source.
+
+    With clang and lld installed it is compiled now (and the committed copy refreshed if
+    it differs); without them, the committed build is used only if its record says it
+    was built from exactly this source.
+    """
+    source_hash = sha256(KERNELS_SOURCE.read_bytes())
+    record = json.loads(KERNELS_RECORD.read_text()) if KERNELS_RECORD.exists() else {}
+    clang = shutil.which("clang")
+    version = _clang_version(clang) if clang else None
+    if version and shutil.which("wasm-ld"):
+        wasm = compile_kernels(clang)
+        if not KERNELS_WASM.exists() or KERNELS_WASM.read_bytes() != wasm or record.get("source_sha256") != source_hash:
+            KERNELS_WASM.write_bytes(wasm)
+            KERNELS_RECORD.write_text(json.dumps({
+                "source": _shown(KERNELS_SOURCE),
+                "source_sha256": source_hash,
+                "wasm_sha256": sha256(wasm),
+                "compiler": version,
+                "flags": KERNELS_FLAGS,
+            }, indent=2) + "\n")
+            log(f"compiled {_shown(KERNELS_WASM)} ({len(wasm):,} bytes) with {version}; commit it")
+        return wasm
+    if not KERNELS_WASM.exists() or record.get("source_sha256") != source_hash:
+        raise BuildError(
+            f"{_shown(KERNELS_SOURCE)} changed since {_shown(KERNELS_WASM)} was built; "
+            "install clang and lld (apt-get install clang lld) and run build.py again"
+        )
+    wasm = KERNELS_WASM.read_bytes()
+    if sha256(wasm) != record.get("wasm_sha256"):
+        raise BuildError(f"{_shown(KERNELS_WASM)} does not match the sha256 in its record")
+    return wasm
+
+
 # --------------------------------------------------------------------------- minimodel wheel
 
 
@@ -195,12 +267,15 @@ def build_minimodel_wheel() -> tuple[str, bytes]:
     files: dict[str, bytes] = {}
     for path in sorted((PY / MINIMODEL_TOP_LEVEL).rglob("*.py")):
         files[path.relative_to(PY).as_posix()] = path.read_bytes()
+    # Pyodide loads every .so of a package as it installs it; _kernels.py opens it with
+    # ctypes. The name is not importable, so it never shadows the module _kernels.py.
+    files[f"{MINIMODEL_TOP_LEVEL}/libminimodel_kernels.so"] = kernels_wasm()
     requires = "".join(f"Requires-Dist: {d}\n" for d in meta["dependencies"])
     files[f"{dist_info}/METADATA"] = (
         f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
         f"Summary: {meta['description']}\nRequires-Python: {meta['requires-python']}\n{requires}"
     ).encode()
-    files[f"{dist_info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: minimodel build.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{dist_info}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: minimodel build.py\nRoot-Is-Purelib: true\nTag: {WHEEL_TAG}\n".encode()
     files[f"{dist_info}/top_level.txt"] = f"{MINIMODEL_TOP_LEVEL}\n".encode()
     record_lines = []
     for path, data in files.items():
@@ -216,7 +291,7 @@ def build_minimodel_wheel() -> tuple[str, bytes]:
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
-    return f"{name}-{version}-py3-none-any.whl", buffer.getvalue()
+    return f"{name}-{version}-{WHEEL_TAG}.whl", buffer.getvalue()
 
 
 def _read_pyproject() -> dict:

@@ -47,14 +47,19 @@ setup_venv() {
   fi
 }
 
-setup_chromium() {
-  # Debian's Chromium; Playwright drives it (never `playwright install`, which downloads one).
-  [ -x /usr/bin/chromium ] && return
-  local sudo=""
+setup_test_tools() {
+  # Debian's Chromium, which Playwright drives (never `playwright install`, which downloads
+  # a browser), and clang + lld, with which the tests recompile the WebAssembly kernels.
+  local missing=() sudo=""
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v clang >/dev/null || missing+=(clang)
+  command -v wasm-ld >/dev/null || missing+=(lld)
+  command -v cc >/dev/null || missing+=(gcc)
+  [ ${#missing[@]} -eq 0 ] && return
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  log "installing Debian's chromium with apt-get"
+  log "installing ${missing[*]} with apt-get"
   $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 }
 
 command="${1:-}"
@@ -67,7 +72,7 @@ case "$command" in
   test)
     setup_node
     setup_venv
-    setup_chromium
+    setup_test_tools
     .venv/bin/python build.py
     exec .venv/bin/python -m pytest "$@"
     ;;

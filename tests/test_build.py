@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -76,7 +77,7 @@ def test_nothing_in_dist_references_a_cdn(dist):
 
 def test_minimodel_wheel_is_reproducible_and_complete(dist):
     name, data = build.build_minimodel_wheel()
-    assert name == "minimodel-0.1.0-py3-none-any.whl"
+    assert name == "minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl"
     assert build.build_minimodel_wheel()[1] == data
     assert (dist / name).read_bytes() == data
     with zipfile.ZipFile(dist / name) as wheel:
@@ -84,6 +85,7 @@ def test_minimodel_wheel_is_reproducible_and_complete(dist):
         assert {"minimodel/__init__.py", "minimodel/model.py", "minimodel/similarity.py", "minimodel/jsbridge.py",
                 "minimodel/_checks.py"} <= names
         assert "Requires-Dist: numpy>=1.24" in wheel.read("minimodel-0.1.0.dist-info/METADATA").decode()
+        assert wheel.read("minimodel/libminimodel_kernels.so") == build.KERNELS_WASM.read_bytes()
         record = wheel.read("minimodel-0.1.0.dist-info/RECORD").decode()
         assert all(n in record for n in names)
 
@@ -121,3 +123,27 @@ def test_wheel_with_wrong_hash_in_cache_is_not_used(tmp_path, monkeypatch):
     assert OFFICIAL_NUMPY_SHA256 in message
     assert "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl" in message
     assert "does not match" in message and str(cache) in message
+
+
+def test_committed_kernel_build_matches_its_source():
+    record = json.loads(build.KERNELS_RECORD.read_text())
+    assert record["source_sha256"] == sha256_file(build.KERNELS_SOURCE)
+    assert record["wasm_sha256"] == sha256_file(build.KERNELS_WASM)
+    assert record["flags"] == build.KERNELS_FLAGS
+    wasm = build.KERNELS_WASM.read_bytes()
+    assert wasm[:4] == b"\0asm" and b"dylink.0" in wasm[:64]  # an Emscripten side module
+    clang = shutil.which("clang")
+    if not clang or not shutil.which("wasm-ld"):
+        pytest.skip("clang and lld are not installed: cannot recompile the kernels here")
+    if build._clang_version(clang) != record["compiler"]:
+        pytest.skip(f"recorded with {record['compiler']}, this machine has {build._clang_version(clang)}")
+    assert build.compile_kernels(clang) == wasm
+
+
+def test_kernel_source_change_without_compiler_is_refused(tmp_path, monkeypatch):
+    source = tmp_path / "k.c"
+    source.write_text(build.KERNELS_SOURCE.read_text() + "\n/* changed */\n")
+    monkeypatch.setattr(build, "KERNELS_SOURCE", source)
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)
+    with pytest.raises(build.BuildError, match="changed since .* was built; install clang and lld"):
+        build.kernels_wasm()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from minimodel import MAX_DIM, MAX_PARAMETERS, MiniModel, cosine_similarity
-from minimodel.jsbridge import ModelSession, Scratch, cosine_scratch, scratch
+from minimodel import _kernels
+from minimodel.jsbridge import ModelSession, Scratch, cosine_scratch, inputs
 
 
 def reference_predict(w, b, x) -> np.ndarray:
@@ -232,7 +233,7 @@ class FakeJsArray:
 
 
 def test_session_computes_through_its_buffers():
-    session = ModelSession(3, 2)
+    session = ModelSession.mini(3, 2)
     session.load_weights(FakeJsArray([1, 0, 0, 0, 1, 0]), FakeJsArray([0.5, -5]))
     x_buffer, y_buffer = session.x, session.y
     session.x[:] = [2, 3, 4]
@@ -245,9 +246,9 @@ def test_session_computes_through_its_buffers():
 
 
 def test_session_rejects_non_finite_weights_and_keeps_the_old_ones():
-    session = ModelSession(2, 1)
+    session = ModelSession.mini(2, 1)
     session.load_weights(FakeJsArray([1, 1]), FakeJsArray([0]))
-    with pytest.raises(ValueError, match=r"weights\[0, 1\] is nan"):
+    with pytest.raises(ValueError, match=r"weights\[1\] is nan"):
         session.load_weights(FakeJsArray([1, np.nan]), None)
     session.x[:] = [1, 2]
     session.predict()
@@ -265,6 +266,6 @@ def test_scratch_grows_and_cosine_reads_both_halves():
 
     a = np.array([1, 2, 3], np.float32)
     b = np.array([3, 2, 1], np.float32)
-    scratch.reserve(6)
-    scratch.array[:6] = np.r_[a, b]
+    inputs.reserve(6)
+    inputs.array[:6] = np.r_[a, b]
     assert cosine_scratch(3) == pytest.approx(reference_cosine(a, b), abs=1e-12)

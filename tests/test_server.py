@@ -30,7 +30,7 @@ def get(base_url: str, path: str, method: str = "GET"):
         ("/pyodide.asm.wasm", "application/wasm"),
         ("/pyodide-lock.json", "application/json"),
         ("/python_stdlib.zip", "application/zip"),
-        ("/minimodel-0.1.0-py3-none-any.whl", "application/zip"),
+        ("/minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl", "application/zip"),
         ("/style.css", "text/css; charset=utf-8"),
     ],
 )

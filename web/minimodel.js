@@ -1,4 +1,5 @@
-// minimodel: a Python (numpy) MiniModel and cosine similarity, called from JavaScript.
+// minimodel: Python (numpy) models, cosine similarity and embedding search, called from
+// JavaScript.
 //
 //   import { init, MiniModel, cosineSimilarity } from "./minimodel.js";
 //   await init({ onProgress: (p) => console.log(p.stage, p.loaded, p.total) });
@@ -7,10 +8,10 @@
 //   model.dispose();
 //
 // This module is the one place where JavaScript meets Python. Inputs are checked here
-// (validate.js), written into float32 numpy buffers through zero-copy getBuffer() views,
-// and the Python method is called with no arguments: no PyProxy is created per call and
-// nothing goes through to_py(). Every PyProxy this module makes is destroyed by dispose()
-// or lives for the whole session (a fixed handful made by init()).
+// (validate.js), written into numpy buffers through zero-copy getBuffer() views, and the
+// Python method is called with plain numbers: no PyProxy is created per call and nothing
+// goes through to_py(). Every PyProxy this module makes is destroyed by dispose() or
+// lives for the whole session (a fixed handful made by init()).
 
 import { loadRuntime } from "./loader.js";
 import { checkSize, checkVector, describe } from "./validate.js";
@@ -73,22 +74,31 @@ async function start() {
   pyodide._module.enable_pyproxy_allocation_tracing?.();
   // The module proxy and the attribute proxies borrowed from it live for the session.
   const bridge = pyodide.pyimport("minimodel.jsbridge");
-  const scratch = bridge.scratch;
+  const inputs = bridge.inputs;
+  const outputs = bridge.outputs;
   const state = {
     pyodide,
     bridge,
     ModelSession: bridge.ModelSession,
+    IndexSession: bridge.IndexSession,
+    newMiniModel: null,
+    newFeedForward: null,
     cosineScratch: bridge.cosine_scratch,
-    scratch: new SharedArray(scratch, "array"),
-    reserveScratch: scratch.reserve,
+    normalizeScratch: bridge.normalize_scratch,
+    kernelsActive: bridge.kernels_active,
+    inputs: new SharedArray(inputs, "array", "f32", inputs.reserve),
+    outputs: new SharedArray(outputs, "array", "f32", outputs.reserve),
     maxDim: bridge.MAX_DIM,
     maxParameters: bridge.MAX_PARAMETERS,
+    maxValues: bridge.MAX_INDEX_VALUES,
     info: {
       pyodideVersion: pyodide.version,
       pythonVersion: pyodide.runPython("import sys; sys.version.split()[0]"),
       numpyVersion: pyodide.runPython("import numpy; numpy.__version__"),
     },
   };
+  state.newMiniModel = state.ModelSession.mini;
+  state.newFeedForward = state.ModelSession.feed_forward;
   runtime = state;
   return state.info;
 }
@@ -101,20 +111,34 @@ function ready(where) {
 }
 
 /**
- * A JS view of a float32 numpy array held in a Python attribute (`owner[attr]`).
- * The view is re-taken when the array was replaced or the wasm memory grew (which
- * detaches every view of the old memory, leaving it with length 0).
+ * A JS view of a numpy array held in a Python attribute (`owner[attr]`). The view is
+ * re-taken when the wasm memory grew (which detaches every view of the old memory,
+ * leaving it with length 0) or after `reserve` replaced the array.
  */
 class SharedArray {
-  constructor(owner, attr) {
+  /**
+   * @param {any} owner  PyProxy of the object holding the array
+   * @param {string} attr
+   * @param {"f32"|"i32"} type
+   * @param {any} [reserve]  PyProxy of a Python method that grows the array to n values
+   */
+  constructor(owner, attr, type, reserve = null) {
     this.owner = owner;
     this.attr = attr;
+    this.type = type;
+    this.reserveFn = reserve;
     this.buffer = null;
   }
 
-  /** @param {number} minLength  @returns {Float32Array} */
+  /** A view of at least `minLength` values (growing the array if it can). */
   view(minLength = 1) {
-    if (this.buffer === null || this.buffer.data.length < minLength) this.refresh();
+    if (this.buffer === null || this.buffer.data.length < minLength) {
+      this.refresh();
+      if (this.buffer.data.length < minLength && this.reserveFn) {
+        callPython("reserve", this.reserveFn, minLength);
+        this.refresh();
+      }
+    }
     return this.buffer.data;
   }
 
@@ -122,7 +146,7 @@ class SharedArray {
     this.release();
     const array = this.owner[this.attr];
     try {
-      this.buffer = array.getBuffer("f32");
+      this.buffer = array.getBuffer(this.type);
     } finally {
       array.destroy();
     }
@@ -145,9 +169,11 @@ function toJsError(err, where) {
   const text = at >= 0 ? err.message.slice(at + marker.length).trim() : type;
   let error;
   if (type === "TypeError") error = new TypeError(`${where}: ${text}`);
-  else if (type === "ValueError" || type === "OverflowError") error = new RangeError(`${where}: ${text}`);
-  else if (type === "MemoryError") error = new RangeError(`${where}: out of memory (the browser could not give Python more)`);
-  else error = new Error(`${where}: Python raised ${type}: ${text}`);
+  else if (type === "ValueError" || type === "IndexError" || type === "OverflowError") {
+    error = new RangeError(`${where}: ${text}`);
+  } else if (type === "MemoryError") {
+    error = new RangeError(`${where}: out of memory (the browser could not give Python more)`);
+  } else error = new Error(`${where}: Python raised ${type}: ${text}`);
   error.pythonType = type;
   error.pythonTraceback = err.message;
   return error;
@@ -161,16 +187,104 @@ function callPython(where, fn, ...args) {
   }
 }
 
+/** A Float32Array with the same values (the array itself when it already is one). */
+function asFloat32(values) {
+  return values instanceof Float32Array ? values : new Float32Array(values);
+}
+
+function checkArraySize(count, where, what) {
+  if (count > runtime.maxValues) {
+    throw new RangeError(
+      `${where}: ${what} would hold ${count} values; at most ${runtime.maxValues} ` +
+        `(${(runtime.maxValues * 4) / 2 ** 20} MiB) fit in browser memory`,
+    );
+  }
+}
+
+function checkLayerSizes(sizes, where, maxDim, maxParameters) {
+  for (let i = 0; i < sizes.length; i++) checkSize(sizes[i], `sizes[${i}]`, where, maxDim);
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    if (sizes[i] * sizes[i + 1] > maxParameters) {
+      throw new RangeError(
+        `${where}: a ${sizes[i + 1]} x ${sizes[i]} layer has ${sizes[i] * sizes[i + 1]} weights; ` +
+          `at most ${maxParameters} (${(maxParameters * 4) / 2 ** 20} MiB) fit in browser memory`,
+      );
+    }
+  }
+}
+
+const STATE = Symbol("minimodel state");
+
+/** What MiniModel and FeedForward share: a Python ModelSession and its buffers. */
+class Model {
+  constructor(name, sizes, session) {
+    this.name = name;
+    this.layerSizes = sizes;
+    this[STATE] = {
+      session,
+      predict: session.predict,
+      predictBatch: session.predict_batch,
+      loadLayer: session.load_layer,
+      x: new SharedArray(session, "x", "f32"),
+      y: new SharedArray(session, "y", "f32"),
+    };
+  }
+
+  live(method) {
+    if (this[STATE] === null) throw new Error(`${this.name}.${method}: this model has been disposed`);
+    return [ready(`${this.name}.${method}`), this[STATE], `${this.name}.${method}`];
+  }
+
+  predict(x) {
+    const [, s, where] = this.live("predict");
+    checkVector(x, "x", where, this.layerSizes[0], "the model's inputSize");
+    s.x.view().set(x);
+    callPython(where, s.predict);
+    return s.y.view().slice();
+  }
+
+  predictBatch(inputs, batch) {
+    const [rt, s, where] = this.live("predictBatch");
+    const nIn = this.layerSizes[0];
+    const nOut = this.layerSizes[this.layerSizes.length - 1];
+    checkSize(batch, "batch", where, rt.maxDim);
+    checkVector(inputs, "inputs", where, batch * nIn, `batch x inputSize = ${batch} x ${nIn}`);
+    checkArraySize(batch * nOut, where, "the outputs");
+    rt.outputs.view(batch * nOut); // grow both before writing: growth can move memory
+    rt.inputs.view(batch * nIn).set(inputs);
+    callPython(where, s.predictBatch, batch);
+    return rt.outputs.view(batch * nOut).slice(0, batch * nOut);
+  }
+
+  loadLayerFrom(method, index, weights, bias) {
+    const [, s, where] = this.live(method);
+    const nIn = this.layerSizes[index];
+    const nOut = this.layerSizes[index + 1];
+    const single = this.layerSizes.length === 2 && method === "loadWeights";
+    const shape = single ? "outputSize x inputSize" : `sizes[${index + 1}] x sizes[${index}]`;
+    checkVector(weights, "weights", where, nIn * nOut, `${shape} = ${nOut} x ${nIn}`);
+    if (bias !== null && bias !== undefined) {
+      checkVector(bias, "bias", where, nOut, single ? "the model's outputSize" : `sizes[${index + 1}]`);
+    }
+    callPython(where, s.loadLayer, index, asFloat32(weights), bias == null ? null : asFloat32(bias));
+  }
+
+  dispose() {
+    const s = this[STATE];
+    if (s === null) return;
+    this[STATE] = null;
+    s.x.release();
+    s.y.release();
+    for (const proxy of [s.predict, s.predictBatch, s.loadLayer, s.session]) proxy.destroy();
+  }
+}
+
 /**
  * One Linear layer + ReLU: `relu(W @ x + b)` with W of shape outputSize x inputSize
- * (row-major), computed by numpy in Python. Weights start at 0.01, the bias at 0.
- * Call `dispose()` when done: it frees the Python model.
+ * (row-major), computed in Python (numpy, with WebAssembly SIMD kernels behind it).
+ * Weights start at 0.01, the bias at 0. Call `dispose()` when done.
  */
-export class MiniModel {
-  #inputSize;
-  #outputSize;
-  #state = null;
-
+export class MiniModel extends Model {
   /**
    * @param {number} inputSize   positive integer
    * @param {number} outputSize  positive integer
@@ -185,32 +299,17 @@ export class MiniModel {
           `at most ${rt.maxParameters} (${(rt.maxParameters * 4) / 2 ** 20} MiB) fit in browser memory`,
       );
     }
-    this.#inputSize = inputSize;
-    this.#outputSize = outputSize;
-    const session = callPython("new MiniModel", rt.ModelSession, inputSize, outputSize);
-    this.#state = {
-      session,
-      predict: session.predict,
-      loadWeights: session.load_weights,
-      x: new SharedArray(session, "x"),
-      y: new SharedArray(session, "y"),
-    };
+    super("MiniModel", [inputSize, outputSize], callPython("new MiniModel", rt.newMiniModel, inputSize, outputSize));
   }
 
   /** Number of inputs. @type {number} */
   get inputSize() {
-    return this.#inputSize;
+    return this.layerSizes[0];
   }
 
   /** Number of outputs. @type {number} */
   get outputSize() {
-    return this.#outputSize;
-  }
-
-  #live(where) {
-    if (this.#state === null) throw new Error(`MiniModel.${where}: this model has been disposed`);
-    ready(`MiniModel.${where}`);
-    return this.#state;
+    return this.layerSizes[1];
   }
 
   /**
@@ -219,11 +318,17 @@ export class MiniModel {
    * @returns {Float32Array}  a new array of outputSize values, owned by the caller
    */
   predict(x) {
-    const s = this.#live("predict");
-    checkVector(x, "x", "MiniModel.predict", this.#inputSize, "the model's inputSize");
-    s.x.view().set(x);
-    callPython("MiniModel.predict", s.predict);
-    return s.y.view().slice();
+    return super.predict(x);
+  }
+
+  /**
+   * Run the model on `batch` inputs at once.
+   * @param {NumericInput} inputs  batch * inputSize values, row-major (row i = input i)
+   * @param {number} batch  positive integer
+   * @returns {Float32Array}  batch * outputSize values, row-major, owned by the caller
+   */
+  predictBatch(inputs, batch) {
+    return super.predictBatch(inputs, batch);
   }
 
   /**
@@ -234,38 +339,184 @@ export class MiniModel {
    * @param {NumericInput | null} [bias]
    */
   loadWeights(weights, bias = null) {
-    const s = this.#live("loadWeights");
-    const where = "MiniModel.loadWeights";
-    const count = this.#inputSize * this.#outputSize;
-    checkVector(weights, "weights", where, count, `outputSize x inputSize = ${this.#outputSize} x ${this.#inputSize}`);
-    if (bias !== null && bias !== undefined) {
-      checkVector(bias, "bias", where, this.#outputSize, "the model's outputSize");
-    }
-    callPython(where, s.loadWeights, asFloat32(weights), bias == null ? null : asFloat32(bias));
+    this.loadLayerFrom("loadWeights", 0, weights, bias);
   }
 
   /** Free the Python model. Safe to call twice; any later call throws. */
   dispose() {
-    const s = this.#state;
-    if (s === null) return;
-    this.#state = null;
-    s.x.release();
-    s.y.release();
-    s.predict.destroy();
-    s.loadWeights.destroy();
-    s.session.destroy();
+    super.dispose();
   }
 }
 
-/** A Float32Array with the same values (the array itself when it already is one). */
-function asFloat32(values) {
-  return values instanceof Float32Array ? values : new Float32Array(values);
+/**
+ * A stack of Linear layers with ReLU between them and none after the last:
+ * `new FeedForward([784, 256, 10])` is 784 -> 256 -> ReLU -> 10. Weights start at
+ * 0.01, biases at 0. Call `dispose()` when done.
+ */
+export class FeedForward extends Model {
+  /** @param {number[]} sizes  at least two positive integers: inputs, hidden..., outputs */
+  constructor(sizes) {
+    const rt = ready("new FeedForward");
+    const where = "new FeedForward";
+    if (!Array.isArray(sizes)) {
+      throw new TypeError(`${where}: sizes must be an Array of layer sizes; received ${describe(sizes)}`);
+    }
+    if (sizes.length < 2) {
+      throw new RangeError(`${where}: sizes must list at least 2 sizes (inputs and outputs); received ${sizes.length}`);
+    }
+    checkLayerSizes(sizes, where, rt.maxDim, rt.maxParameters);
+    super("FeedForward", [...sizes], callPython(where, rt.newFeedForward, ...sizes));
+  }
+
+  /** The layer sizes (a copy). @type {number[]} */
+  get sizes() {
+    return [...this.layerSizes];
+  }
+
+  /** @type {number} */
+  get inputSize() {
+    return this.layerSizes[0];
+  }
+
+  /** @type {number} */
+  get outputSize() {
+    return this.layerSizes[this.layerSizes.length - 1];
+  }
+
+  /**
+   * Replace layer `index` (0-based): weights of sizes[index+1] x sizes[index] values,
+   * row-major, and an optional bias (null: zeros). Nothing changes if anything is invalid.
+   * @param {number} index
+   * @param {NumericInput} weights
+   * @param {NumericInput | null} [bias]
+   */
+  loadLayer(index, weights, bias = null) {
+    const layers = this.layerSizes.length - 1;
+    if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= layers) {
+      this.live("loadLayer");
+      throw new RangeError(
+        `FeedForward.loadLayer: index must be an integer from 0 to ${layers - 1}; received ${describe(index)}`,
+      );
+    }
+    this.loadLayerFrom("loadLayer", index, weights, bias);
+  }
+
+  /**
+   * @param {NumericInput} x  inputSize finite numbers
+   * @returns {Float32Array}  a new array of outputSize values
+   */
+  predict(x) {
+    return super.predict(x);
+  }
+
+  /**
+   * @param {NumericInput} inputs  batch * inputSize values, row-major
+   * @param {number} batch
+   * @returns {Float32Array}  batch * outputSize values, row-major
+   */
+  predictBatch(inputs, batch) {
+    return super.predictBatch(inputs, batch);
+  }
+
+  /** Free the Python network. Safe to call twice; any later call throws. */
+  dispose() {
+    super.dispose();
+  }
+}
+
+/**
+ * Cosine top-k search over embeddings (client-side retrieval). Rows are normalised
+ * once, when added; a search is one pass of SIMD dot products plus a top-k selection.
+ */
+export class EmbeddingIndex {
+  #dim;
+  #state;
+
+  /** @param {number} dim  the length of every vector */
+  constructor(dim) {
+    const rt = ready("new EmbeddingIndex");
+    this.#dim = checkSize(dim, "dim", "new EmbeddingIndex", rt.maxDim);
+    const session = callPython("new EmbeddingIndex", rt.IndexSession, dim);
+    this.#state = {
+      session,
+      add: session.add,
+      search: session.search,
+      reserveResults: session.reserve_results,
+      query: new SharedArray(session, "query", "f32"),
+      indices: new SharedArray(session, "indices", "i32", session.reserve_results),
+      scores: new SharedArray(session, "scores", "f32"),
+    };
+  }
+
+  #live(method) {
+    if (this.#state === null) throw new Error(`EmbeddingIndex.${method}: this index has been disposed`);
+    ready(`EmbeddingIndex.${method}`);
+    return this.#state;
+  }
+
+  /** The vector length. @type {number} */
+  get dim() {
+    return this.#dim;
+  }
+
+  /** How many vectors were added. @type {number} */
+  get size() {
+    return this.#live("size").session.size;
+  }
+
+  /**
+   * Add vectors: n * dim values, row-major. Adding in several calls equals adding once.
+   * @param {NumericInput} vectors
+   */
+  add(vectors) {
+    const s = this.#live("add");
+    const where = "EmbeddingIndex.add";
+    const length = checkVector(vectors, "vectors", where, null);
+    if (length % this.#dim !== 0) {
+      throw new RangeError(
+        `${where}: vectors must hold whole rows of ${this.#dim} values (dim); received length ${length}, not a multiple of ${this.#dim}`,
+      );
+    }
+    checkArraySize((s.session.size + length / this.#dim) * this.#dim, where, "the index");
+    callPython(where, s.add, asFloat32(vectors), length / this.#dim);
+  }
+
+  /**
+   * The k most similar vectors by cosine similarity, best first; ties go to the lower
+   * index; fewer than k when the index is smaller. A zero query scores 0 everywhere.
+   * @param {NumericInput} query  dim values
+   * @param {number} k  positive integer
+   * @returns {{ indices: Int32Array, scores: Float32Array }}
+   */
+  search(query, k) {
+    const s = this.#live("search");
+    const where = "EmbeddingIndex.search";
+    checkVector(query, "query", where, this.#dim, "the index's dim");
+    checkSize(k, "k", where, Number.MAX_SAFE_INTEGER);
+    const count = Math.min(k, s.session.size);
+    s.indices.view(count);
+    s.scores.refresh(); // indices and scores grow together
+    s.query.view().set(query);
+    const found = callPython(where, s.search, count);
+    return { indices: s.indices.view(found).slice(0, found), scores: s.scores.view(found).slice(0, found) };
+  }
+
+  /** Free the index. Safe to call twice; any later call throws. */
+  dispose() {
+    const s = this.#state;
+    if (s === null) return;
+    this.#state = null;
+    s.query.release();
+    s.indices.release();
+    s.scores.release();
+    for (const proxy of [s.add, s.search, s.reserveResults, s.session]) proxy.destroy();
+  }
 }
 
 /**
  * Cosine similarity of two vectors of the same length (>= 1), in [-1, 1]. If either is
- * all zeros the result is 0 (scikit-learn's convention). Computed in float64 in Python,
- * so very large or tiny magnitudes (1e30, 1e-30) neither overflow nor underflow.
+ * all zeros the result is 0 (scikit-learn's convention). Sums run in float64, so very
+ * large or tiny magnitudes (1e30, 1e-30) neither overflow nor underflow.
  * @param {NumericInput} a
  * @param {NumericInput} b
  * @returns {number}
@@ -274,15 +525,31 @@ export function cosineSimilarity(a, b) {
   const rt = ready("cosineSimilarity");
   const n = checkVector(a, "a", "cosineSimilarity", null);
   checkVector(b, "b", "cosineSimilarity", n, "the length of a");
-  let view = rt.scratch.view(2 * n);
-  if (view.length < 2 * n) {
-    callPython("cosineSimilarity", rt.reserveScratch, 2 * n);
-    rt.scratch.refresh();
-    view = rt.scratch.view(2 * n);
-  }
+  const view = rt.inputs.view(2 * n);
   view.set(a, 0);
   view.set(b, n);
   return callPython("cosineSimilarity", rt.cosineScratch, n);
+}
+
+/**
+ * Each row scaled to unit L2 norm (norms taken in float64); zero rows stay zero.
+ * @param {NumericInput} vectors  n * dim values, row-major
+ * @param {number} dim
+ * @returns {Float32Array}  a new array of the same length
+ */
+export function normalizeRows(vectors, dim) {
+  const rt = ready("normalizeRows");
+  const where = "normalizeRows";
+  checkSize(dim, "dim", where, rt.maxDim);
+  const length = checkVector(vectors, "vectors", where, null);
+  if (length % dim !== 0) {
+    throw new RangeError(`${where}: vectors must hold whole rows of ${dim} values (dim); received length ${length}, not a multiple of ${dim}`);
+  }
+  checkArraySize(length, where, "the result");
+  rt.outputs.view(length);
+  rt.inputs.view(length).set(vectors);
+  callPython(where, rt.normalizeScratch, length, dim);
+  return rt.outputs.view(length).slice(0, length);
 }
 
 /**
@@ -294,11 +561,12 @@ export function getPyodide() {
 }
 
 /**
- * Debug statistics: live PyProxies (as Pyodide's own tests count them) and the size
- * of the WebAssembly heap in bytes.
- * @returns {{ liveProxies: number, heapBytes: number }}
+ * Debug statistics: live PyProxies (as Pyodide's own tests count them), the size of
+ * the WebAssembly heap in bytes, and whether the SIMD kernels are in use.
+ * @returns {{ liveProxies: number, heapBytes: number, kernels: boolean }}
  */
 export function debugStats() {
-  const m = ready("debugStats").pyodide._module;
-  return { liveProxies: m.pyproxy_alloc_map.size, heapBytes: m.HEAPU8.length };
+  const rt = ready("debugStats");
+  const m = rt.pyodide._module;
+  return { liveProxies: m.pyproxy_alloc_map.size, heapBytes: m.HEAPU8.length, kernels: rt.kernelsActive() };
 }

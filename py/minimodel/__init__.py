@@ -7,10 +7,22 @@ np.float32(0.64)
 1.0
 """
 
-from ._checks import MAX_DIM, MAX_PARAMETERS
+from ._checks import MAX_DIM, MAX_INDEX_VALUES, MAX_PARAMETERS
+from .index import EmbeddingIndex, normalize_rows
+from .layers import FeedForward
 from .model import MiniModel
 from .similarity import cosine_similarity
 
 __version__ = "0.1.0"
 
-__all__ = ["MiniModel", "cosine_similarity", "MAX_DIM", "MAX_PARAMETERS", "__version__"]
+__all__ = [
+    "MiniModel",
+    "FeedForward",
+    "EmbeddingIndex",
+    "cosine_similarity",
+    "normalize_rows",
+    "MAX_DIM",
+    "MAX_PARAMETERS",
+    "MAX_INDEX_VALUES",
+    "__version__",
+]

@@ -19,6 +19,8 @@ MAX_DIM = 1 << 24  # 16,777,216
 #: Largest accepted weight count of one layer (256 MiB of float32): a model over this
 #: would not fit the 2 GiB wasm32 heap next to its staging copies.
 MAX_PARAMETERS = 1 << 26  # 67,108,864
+#: Largest accepted number of values in an EmbeddingIndex (1 GiB of float32).
+MAX_INDEX_VALUES = 1 << 28  # 268,435,456
 
 
 def describe(value: Any) -> str:
@@ -144,4 +146,37 @@ def as_matrix(value: Any, name: str, rows: int, cols: int) -> np.ndarray:
             raise ValueError(f"{name} must have shape ({rows}, {cols}); received shape {array.shape}")
     else:
         raise ValueError(f"{name} must be flat or 2-D with shape ({rows}, {cols}); received shape {array.shape}")
+    return _to_float32(array, name)
+
+
+def as_batch(value: Any, name: str, cols: int, batch: int | None = None) -> np.ndarray:
+    """Validate a batch of row vectors of length ``cols``, given 2-D ``(batch, cols)`` or
+    flat row-major (with ``batch``, or any multiple of ``cols`` without). Returns float32 2-D.
+
+    >>> as_batch([1, 2, 3, 4], "inputs", 2).shape
+    (2, 2)
+    """
+    array = _as_numeric_array(value, name)
+    if batch is not None:
+        batch = check_size(batch, "batch")
+    if array.ndim == 1:
+        if batch is None:
+            if array.size == 0 or array.size % cols:
+                raise ValueError(
+                    f"{name} must hold a whole number of rows of {cols}; received {array.size:,} values"
+                )
+            batch = array.size // cols
+        elif array.size != batch * cols:
+            raise ValueError(
+                f"{name} must have {batch * cols:,} values (batch {batch} x {cols}); received {array.size:,}"
+            )
+        array = array.reshape(batch, cols)
+    elif array.ndim == 2:
+        if array.shape[1] != cols or (batch is not None and array.shape[0] != batch):
+            want = f"({batch}, {cols})" if batch is not None else f"(batch, {cols})"
+            raise ValueError(f"{name} must have shape {want}; received shape {array.shape}")
+        if array.shape[0] == 0:
+            raise ValueError(f"{name} must have at least 1 row; received shape {array.shape}")
+    else:
+        raise ValueError(f"{name} must be flat or 2-D; received shape {array.shape}")
     return _to_float32(array, name)

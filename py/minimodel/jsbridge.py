@@ -1,11 +1,12 @@
 """What only the browser facade (``web/minimodel.js``) needs.
 
-The facade validates arguments in JavaScript, then moves data through float32 numpy
-buffers owned here: JS holds zero-copy ``getBuffer()`` views of them, writes inputs in,
-calls a method with no arguments and copies the result out. No per-call PyProxy is
-created and nothing is converted with ``to_py()``. This module imports neither ``js``
-nor ``pyodide``, so it is tested in CPython too; a JS typed array arrives as a
-``JsProxy`` whose ``assign_to`` copies it into a numpy buffer in one step.
+The facade validates arguments in JavaScript, then moves data through numpy buffers
+owned here: JS holds zero-copy ``getBuffer()`` views of them, writes inputs in, calls a
+method with plain numbers and copies the result out. No per-call PyProxy is created and
+nothing is converted with ``to_py()``. Buffers only grow when JS asks (``reserve``), so
+a view JS holds never silently points at a replaced array. This module imports neither
+``js`` nor ``pyodide`` and is tested in CPython too; a JS typed array passed in arrives
+as a ``JsProxy`` whose ``assign_to`` copies it into a numpy buffer in one step.
 """
 
 from __future__ import annotations
@@ -14,77 +15,208 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import MAX_DIM, MAX_PARAMETERS, as_matrix, as_vector
+from . import _kernels
+from ._checks import MAX_DIM, MAX_INDEX_VALUES, MAX_PARAMETERS, first_non_finite
+from .index import EmbeddingIndex, normalize_rows_inplace
+from .layers import FeedForward, Linear, run_layers
 from .model import MiniModel
 from .similarity import _cosine
 
-__all__ = ["ModelSession", "Scratch", "scratch", "cosine_scratch", "MAX_DIM", "MAX_PARAMETERS"]
+__all__ = [
+    "ModelSession",
+    "IndexSession",
+    "Scratch",
+    "inputs",
+    "outputs",
+    "cosine_scratch",
+    "normalize_scratch",
+    "MAX_DIM",
+    "MAX_PARAMETERS",
+    "MAX_INDEX_VALUES",
+]
 
 
-def _float32_from_js(data: Any, length: int) -> np.ndarray:
-    """Copy a JS ``Float32Array`` (a ``JsProxy``) or any buffer into a new float32 array."""
-    out = np.empty(length, dtype=np.float32)
+def assign_from_js(data: Any, target: np.ndarray, name: str) -> np.ndarray:
+    """Copy a JS typed array (a ``JsProxy``) or any buffer into ``target``; reject non-finite."""
+    flat = target.reshape(-1)
     if hasattr(data, "assign_to"):
-        data.assign_to(out)
+        data.assign_to(flat)
     else:
-        out[:] = np.asarray(data, dtype=np.float32).ravel()
-    return out
+        flat[:] = np.asarray(data, dtype=target.dtype).ravel()
+    bad = first_non_finite(flat)
+    if bad is not None:
+        raise ValueError(f"{name}[{bad}] is {float(flat[bad])!r}; expected a finite number")
+    return target
+
+
+class Scratch:
+    """A float32 buffer that JS fills for calls of variable size; it grows only on ``reserve``.
+
+    >>> s = Scratch(); s.reserve(5); s.array.size >= 5
+    True
+    """
+
+    def __init__(self, dtype: Any = np.float32) -> None:
+        self.array = np.zeros(0, dtype=dtype)
+        self.address = _kernels.ptr(self.array)
+
+    def reserve(self, length: int) -> None:
+        if self.array.size < length:
+            self.array = np.zeros(max(length, self.array.size * 3 // 2, 1024), dtype=self.array.dtype)
+            self.address = _kernels.ptr(self.array)  # cached: the per-call path needs it
+
+    def take(self, length: int) -> np.ndarray:
+        if self.array.size < length:
+            raise ValueError(f"internal: scratch holds {self.array.size} values, {length} needed")
+        return self.array[:length]
+
+
+inputs = Scratch()
+outputs = Scratch()
 
 
 class ModelSession:
-    """A ``MiniModel`` plus its input buffer ``x`` and output buffer ``y`` shared with JS.
+    """A ``MiniModel`` or ``FeedForward`` with its input buffer ``x`` and output ``y``.
 
-    >>> session = ModelSession(3, 2)
+    >>> session = ModelSession.mini(3, 2)
     >>> session.x[:] = [1, 2, 3]
     >>> session.predict()
     >>> session.y
     array([0.06, 0.06], dtype=float32)
     """
 
-    def __init__(self, input_size: int, output_size: int) -> None:
-        self.model = MiniModel(input_size, output_size)
-        self.x = np.zeros(self.model.input_size, dtype=np.float32)
-        self.y = np.zeros(self.model.output_size, dtype=np.float32)
+    def __init__(self, model: MiniModel | FeedForward) -> None:
+        self.model = model
+        self.sizes = [model.input_size, model.output_size] if isinstance(model, MiniModel) else model.sizes
+        self.x = np.zeros(self.sizes[0], dtype=np.float32)
+        self.y = np.zeros(self.sizes[-1], dtype=np.float32)
+        self._hidden = [np.zeros(n, dtype=np.float32) for n in self.sizes[1:-1]]
+        self._bound_for: object = False  # never an active kernel: bind on first use
+        self._run: Any = None
+
+    @classmethod
+    def mini(cls, input_size: int, output_size: int) -> ModelSession:
+        return cls(MiniModel(input_size, output_size))
+
+    @classmethod
+    def feed_forward(cls, *sizes: int) -> ModelSession:
+        return cls(FeedForward(list(sizes)))
+
+    def _layers(self) -> list[Linear]:
+        return [self.model.layer] if isinstance(self.model, MiniModel) else self.model.layers
+
+    @property
+    def _relu_last(self) -> bool:
+        return isinstance(self.model, MiniModel)
+
+    def _bind(self) -> None:
+        """Resolve the per-call work once: buffers, pointers and kernels are fixed."""
+        layers = self._layers()
+        buffers = [self.x, *self._hidden, self.y]
+        calls = [
+            layer.bound_forward(buffers[i], buffers[i + 1], relu=self._relu_last or i < len(layers) - 1)
+            for i, layer in enumerate(layers)
+        ]
+        if len(calls) == 1:
+            self._run = calls[0]
+        else:
+            def run_all() -> None:
+                for call in calls:
+                    call()
+
+            self._run = run_all
+        self._bound_for = _kernels.active()
 
     def predict(self) -> None:
-        """``y = relu(W @ x + b)``; JS has already checked that ``x`` is finite."""
-        self.model._forward(self.x, self.y)
+        """``y = model(x)``; JS has already checked that ``x`` is finite."""
+        if self._bound_for is not _kernels._active or self._run is None:
+            self._bind()
+        self._run()
+
+    def predict_batch(self, batch: int) -> None:
+        """``outputs[:batch*out] = model(inputs[:batch*in])``; JS reserved both."""
+        rows = inputs.take(batch * self.sizes[0]).reshape(batch, self.sizes[0])
+        result = outputs.take(batch * self.sizes[-1]).reshape(batch, self.sizes[-1])
+        layers = self._layers()
+        if len(layers) > 1:
+            hidden = run_layers(layers[:-1], rows, relu_last=True)
+            layers[-1].forward(hidden, result, relu=self._relu_last)
+        else:
+            layers[0].forward(rows, result, relu=self._relu_last)
 
     def load_weights(self, weights: Any, bias: Any = None) -> None:
-        """Load flat row-major weights and an optional bias, given as JS ``Float32Array``s."""
-        rows, cols = self.model.output_size, self.model.input_size
-        new_weights = as_matrix(_float32_from_js(weights, rows * cols), "weights", rows, cols)
-        if bias is None:
-            new_bias = np.zeros(rows, dtype=np.float32)
+        """MiniModel: load flat row-major weights and an optional bias (JS ``Float32Array``s)."""
+        self.load_layer(0, weights, bias)
+
+    def load_layer(self, index: int, weights: Any, bias: Any = None) -> None:
+        """Load layer ``index`` from JS ``Float32Array``s (bias ``None``: zeros); atomic."""
+        n_in, n_out = self.sizes[index], self.sizes[index + 1]
+        new_weights = assign_from_js(weights, np.empty((n_out, n_in), dtype=np.float32), "weights")
+        new_bias = np.zeros(n_out, dtype=np.float32)
+        if bias is not None:
+            assign_from_js(bias, new_bias, "bias")
+        layer = Linear(new_weights, new_bias)
+        if isinstance(self.model, MiniModel):
+            self.model.layer = layer
         else:
-            new_bias = as_vector(_float32_from_js(bias, rows), "bias", rows)
-        self.model._set_parameters(new_weights, new_bias)
+            self.model.layers[index] = layer
+        self._run = None
 
 
-class Scratch:
-    """A growable float32 buffer that JS fills for calls of variable length.
+class IndexSession:
+    """An ``EmbeddingIndex`` with a ``query`` buffer and ``indices``/``scores`` results."""
 
-    >>> s = Scratch(); s.reserve(5); s.array.size >= 5
-    True
-    """
+    def __init__(self, dim: int) -> None:
+        self.index = EmbeddingIndex(dim)
+        self.query = np.zeros(self.index.dim, dtype=np.float32)
+        self.indices = np.zeros(0, dtype=np.int32)
+        self.scores = np.zeros(0, dtype=np.float32)
 
-    def __init__(self) -> None:
-        self.array = np.zeros(0, dtype=np.float32)
+    @property
+    def size(self) -> int:
+        return self.index.size
 
-    def reserve(self, length: int) -> None:
-        if self.array.size < length:
-            self.array = np.zeros(max(length, 2 * self.array.size, 1024), dtype=np.float32)
+    def add(self, vectors: Any, count: int) -> None:
+        """Add ``count`` rows given as one flat JS ``Float32Array``, copied straight into
+        the index's storage; nothing is added if a value is not finite."""
+        slot = self.index.reserve_rows(count)
+        assign_from_js(vectors, slot, "vectors")
+        self.index.commit_rows(count)
 
+    def reserve_results(self, k: int) -> None:
+        if self.indices.size < k:
+            self.indices = np.zeros(k, dtype=np.int32)
+            self.scores = np.zeros(k, dtype=np.float32)
 
-scratch = Scratch()
+    def search(self, k: int) -> int:
+        """Top-k for ``query`` into ``indices``/``scores``; returns how many (min(k, size))."""
+        count = min(k, self.index.size)
+        unit = normalize_rows_inplace(self.query.copy()[None, :])[0]
+        self.index.search_into(unit, self.indices[:count], self.scores[:count])
+        return count
 
 
 def cosine_scratch(length: int) -> float:
-    """Cosine similarity of ``scratch.array[:length]`` and ``scratch.array[length:2*length]``.
+    """Cosine similarity of ``inputs[:length]`` and ``inputs[length:2*length]``.
 
-    >>> scratch.reserve(4); scratch.array[:4] = [1, 0, 1, 1]
+    >>> inputs.reserve(4); inputs.array[:4] = [1, 0, 1, 1]
     >>> round(cosine_scratch(2), 6)
     0.707107
     """
-    data = scratch.array
-    return _cosine(data[:length], data[length : 2 * length])
+    kernels = _kernels._active
+    if kernels is not None and 2 * length <= inputs.array.size:
+        return kernels.cosine(inputs.address, inputs.address + 4 * length, length)
+    data = inputs.take(2 * length)
+    return _cosine(data[:length], data[length:])
+
+
+def normalize_scratch(length: int, dim: int) -> None:
+    """``outputs[:length]`` = rows of ``inputs[:length]`` scaled to unit norm."""
+    result = outputs.take(length)
+    result[:] = inputs.take(length)
+    normalize_rows_inplace(result.reshape(-1, dim))
+
+
+def kernels_active() -> bool:
+    """Whether the compiled (WebAssembly SIMD) kernels are in use."""
+    return _kernels.active() is not None

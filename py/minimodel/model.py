@@ -1,4 +1,4 @@
-"""``MiniModel``: one Linear layer followed by ReLU, in float32 numpy."""
+"""``MiniModel``: one Linear layer followed by ReLU, in float32."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_matrix, as_vector, check_parameter_count, check_size
-
-DEFAULT_WEIGHT = 0.01
+from ._checks import as_batch, as_vector, check_parameter_count, check_size
+from .layers import Linear, default_layer, validated_layer
 
 
 class MiniModel:
@@ -23,18 +22,25 @@ class MiniModel:
 
     input_size: int
     output_size: int
-    weights: np.ndarray
-    bias: np.ndarray
+    layer: Linear
 
     def __init__(self, input_size: int, output_size: int) -> None:
         self.input_size = check_size(input_size, "input_size")
         self.output_size = check_size(output_size, "output_size")
         check_parameter_count(self.input_size, self.output_size)
-        self.weights = np.full((self.output_size, self.input_size), DEFAULT_WEIGHT, dtype=np.float32)
-        self.bias = np.zeros(self.output_size, dtype=np.float32)
+        self.layer = default_layer(self.input_size, self.output_size)
 
     def __repr__(self) -> str:
         return f"MiniModel(input_size={self.input_size}, output_size={self.output_size})"
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The ``(output_size, input_size)`` float32 weights (read them; use load_weights to change)."""
+        return self.layer.weights
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self.layer.bias
 
     def predict(self, x: Any) -> np.ndarray:
         """Return ``relu(weights @ x + bias)`` as a new float32 array of ``output_size``.
@@ -43,15 +49,18 @@ class MiniModel:
         array([1.], dtype=float32)
         """
         vector = as_vector(x, "x", self.input_size)
-        out = np.empty(self.output_size, dtype=np.float32)
-        return self._forward(vector, out)
+        return self.layer.forward(vector, np.empty(self.output_size, dtype=np.float32), relu=True)
 
-    def _forward(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Unchecked kernel: ``x`` is a finite float32 vector of ``input_size``."""
-        np.matmul(self.weights, x, out=out)
-        out += self.bias
-        np.maximum(out, 0.0, out=out)
-        return out
+    def predict_batch(self, inputs: Any, batch: int | None = None) -> np.ndarray:
+        """``predict`` for every row of ``inputs`` (2-D, or flat row-major with ``batch``).
+
+        >>> MiniModel(2, 1).predict_batch([50, 50, 100, 100], batch=2)
+        array([[1.],
+               [2.]], dtype=float32)
+        """
+        rows = as_batch(inputs, "inputs", self.input_size, batch)
+        out = np.empty((rows.shape[0], self.output_size), dtype=np.float32)
+        return self.layer.forward(rows, out, relu=True)
 
     def load_weights(self, weights: Any, bias: Any = None) -> None:
         """Replace weights (flat row-major or 2-D ``(output_size, input_size)``) and bias.
@@ -64,14 +73,4 @@ class MiniModel:
         >>> model.predict([2, 3])
         array([2.5, 0. ], dtype=float32)
         """
-        new_weights = as_matrix(weights, "weights", self.output_size, self.input_size)
-        if bias is None:
-            new_bias = np.zeros(self.output_size, dtype=np.float32)
-        else:
-            new_bias = as_vector(bias, "bias", self.output_size)
-        self._set_parameters(np.array(new_weights, copy=True), np.array(new_bias, copy=True))
-
-    def _set_parameters(self, weights: np.ndarray, bias: np.ndarray) -> None:
-        """Adopt already validated, caller-independent float32 arrays without copying."""
-        self.weights = weights.reshape(self.output_size, self.input_size)
-        self.bias = bias
+        self.layer = validated_layer(weights, bias, self.output_size, self.input_size)

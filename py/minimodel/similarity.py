@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _kernels
 from ._checks import as_vector
 
 
@@ -32,7 +33,10 @@ def cosine_similarity(a: Any, b: Any) -> float:
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Unchecked kernel: finite float32 vectors of equal length >= 1."""
+    """Unchecked: finite, C-contiguous float32 vectors of equal length >= 1."""
+    kernels = _kernels.active()
+    if kernels is not None:
+        return kernels.cosine(_kernels.ptr(a), _kernels.ptr(b), a.shape[0])
     a64 = a.astype(np.float64)
     b64 = b.astype(np.float64)
     # Every float32 squared, and any sum of up to 2**24 of them, fits float64

@@ -1,0 +1,138 @@
+"""Cosine top-k search over embeddings (client-side retrieval), and row normalisation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _kernels
+from ._checks import MAX_INDEX_VALUES, as_batch, as_vector, check_size, describe
+
+#: Rows normalised per step, bounding the float64 scratch memory to ~12 MiB at 384-d.
+_CHUNK_ROWS = 4096
+#: Up to this k, the kernel's one-pass selection; above it, a stable sort of all scores.
+_KERNEL_TOPK_MAX = 256
+
+
+def normalize_rows_inplace(rows: np.ndarray) -> np.ndarray:
+    """Scale each row of a float32 2-D array to unit L2 norm in place; zero rows stay zero.
+
+    Norms are taken in float64, so rows of 1e30 or 1e-30 values normalise correctly.
+    """
+    for start in range(0, rows.shape[0], _CHUNK_ROWS):
+        chunk = rows[start : start + _CHUNK_ROWS]
+        wide = chunk.astype(np.float64)
+        norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
+        norms[norms == 0.0] = 1.0
+        wide /= norms[:, None]
+        chunk[...] = wide
+    return rows
+
+
+def normalize_rows(vectors: Any, dim: int | None = None) -> np.ndarray:
+    """Each row scaled to unit L2 norm, as a new float32 ``(n, dim)`` array; zero rows
+    stay zero. ``vectors`` is 2-D, or flat row-major with ``dim``.
+
+    >>> normalize_rows([3, 4, 0, 0], dim=2)
+    array([[0.6, 0.8],
+           [0. , 0. ]], dtype=float32)
+    """
+    if dim is None:
+        array = np.asarray(vectors) if not isinstance(vectors, np.ndarray) else vectors
+        if array.ndim != 2:
+            raise ValueError(f"vectors must be 2-D, or flat with dim given; received {describe(vectors)}")
+        dim = array.shape[1]
+    dim = check_size(dim, "dim")
+    rows = np.array(as_batch(vectors, "vectors", dim), copy=True)
+    return normalize_rows_inplace(rows)
+
+
+class EmbeddingIndex:
+    """Cosine-similarity search over added vectors; rows are normalised once, on add.
+
+    >>> index = EmbeddingIndex(2)
+    >>> index.add([[1, 0], [0, 1], [1, 1]])
+    >>> indices, scores = index.search([1, 0.1], k=2)
+    >>> indices.tolist(), [round(float(s), 3) for s in scores]
+    ([0, 2], [0.995, 0.774])
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = check_size(dim, "dim")
+        self._rows = np.zeros((0, self.dim), dtype=np.float32)
+        self._size = 0
+
+    def __repr__(self) -> str:
+        return f"EmbeddingIndex(dim={self.dim}, size={self._size})"
+
+    @property
+    def size(self) -> int:
+        """Number of vectors added."""
+        return self._size
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The normalised vectors, ``(size, dim)`` (a view: do not modify)."""
+        return self._rows[: self._size]
+
+    def reserve_rows(self, count: int) -> np.ndarray:
+        """Make room for ``count`` more rows and return that (uninitialised) slot.
+
+        Raises ``ValueError`` when the index would exceed ``MAX_INDEX_VALUES``.
+        """
+        needed = self._size + count
+        if needed * self.dim > MAX_INDEX_VALUES:
+            raise ValueError(
+                f"the index would hold {needed:,} vectors of {self.dim} values; at most "
+                f"{MAX_INDEX_VALUES // self.dim:,} fit ({MAX_INDEX_VALUES * 4 // 2**20} MiB)"
+            )
+        if needed > self._rows.shape[0]:
+            capacity = min(max(needed, self._rows.shape[0] * 3 // 2), MAX_INDEX_VALUES // self.dim)
+            grown = np.empty((capacity, self.dim), dtype=np.float32)
+            grown[: self._size] = self._rows[: self._size]
+            self._rows = grown
+        return self._rows[self._size : needed]
+
+    def commit_rows(self, count: int) -> None:
+        """Normalise the ``count`` rows written into the slot from ``reserve_rows`` and keep them."""
+        normalize_rows_inplace(self._rows[self._size : self._size + count])
+        self._size += count
+
+    def add(self, vectors: Any) -> None:
+        """Add vectors: 2-D ``(n, dim)`` or flat row-major with a length that is a multiple of dim."""
+        rows = as_batch(vectors, "vectors", self.dim)
+        slot = self.reserve_rows(rows.shape[0])
+        slot[...] = rows
+        self.commit_rows(rows.shape[0])
+
+    def search(self, query: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar vectors (``min(k, size)`` of them), best first; ties go
+        to the lower index. Returns ``(indices int32, scores float32)``. A zero query
+        scores 0 against everything."""
+        q = normalize_rows(as_vector(query, "query", self.dim)[None, :])[0]
+        k = check_size(k, "k")
+        count = min(k, self._size)
+        indices = np.empty(count, dtype=np.int32)
+        scores = np.empty(count, dtype=np.float32)
+        self.search_into(q, indices, scores)
+        return indices, scores
+
+    def search_into(self, unit_query: np.ndarray, indices: np.ndarray, scores: np.ndarray) -> None:
+        """Unchecked: top ``len(indices)`` (<= size) for a normalised float32 query."""
+        count = indices.shape[0]
+        if count == 0:
+            return
+        all_scores = np.empty(self._size, dtype=np.float32)
+        kernels = _kernels.active()
+        rows = self._rows[: self._size]
+        if kernels is not None:
+            kernels.scores(_kernels.ptr(rows), _kernels.ptr(unit_query), _kernels.ptr(all_scores), self._size, self.dim)
+        else:
+            np.matmul(rows, unit_query, out=all_scores)
+        if kernels is not None and count <= _KERNEL_TOPK_MAX:
+            kernels.topk(_kernels.ptr(all_scores), self._size, count, _kernels.ptr(indices), _kernels.ptr(scores))
+        else:
+            order = np.argsort(-all_scores, kind="stable")[:count]
+            indices[:] = order
+            scores[:] = all_scores[order]

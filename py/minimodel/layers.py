@@ -1,0 +1,164 @@
+"""Linear layers and ``FeedForward`` (a stack of Linear + ReLU), in float32."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _kernels
+from ._checks import (
+    as_batch,
+    as_matrix,
+    as_vector,
+    check_parameter_count,
+    check_size,
+    describe,
+)
+
+DEFAULT_WEIGHT = 0.01
+
+
+class Linear:
+    """``y = x @ weights.T + bias`` (optionally ReLU) for float32 weights ``(out, in)``.
+
+    Computed by the compiled kernel when one is loaded (with a packed copy of the
+    weights, made once), else by numpy. Inputs must already be validated.
+
+    >>> layer = Linear(np.eye(2, dtype=np.float32), np.ones(2, np.float32))
+    >>> layer.forward(np.array([1, -3], np.float32), np.empty(2, np.float32), relu=True)
+    array([2., 0.], dtype=float32)
+    """
+
+    __slots__ = ("weights", "bias", "_packed", "_packed_for")
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray) -> None:
+        self.weights = weights
+        self.bias = bias
+        self._packed: np.ndarray | None = None
+        self._packed_for: _kernels.Kernels | None = None
+
+    @property
+    def in_features(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weights.shape[0]
+
+    def _packed_weights(self, kernels: _kernels.Kernels) -> np.ndarray:
+        if self._packed_for is not kernels:
+            n, k = self.weights.shape
+            packed = np.empty(kernels.packed_size(k, n), dtype=np.float32)
+            kernels.pack(_kernels.ptr(self.weights), _kernels.ptr(packed), k, n)
+            self._packed, self._packed_for = packed, kernels
+        return self._packed
+
+    def forward(self, x: np.ndarray, out: np.ndarray, relu: bool) -> np.ndarray:
+        """Compute into ``out``. ``x``: C-contiguous float32 ``(in,)`` or ``(rows, in)``."""
+        kernels = _kernels.active()
+        if kernels is None:
+            np.matmul(x, self.weights.T, out=out)
+            out += self.bias
+            if relu:
+                np.maximum(out, 0.0, out=out)
+        else:
+            rows = x.shape[0] if x.ndim == 2 else 1
+            n, k = self.weights.shape
+            kernels.linear(
+                _kernels.ptr(x), _kernels.ptr(self._packed_weights(kernels)), _kernels.ptr(self.bias),
+                _kernels.ptr(out), rows, k, n, int(relu),
+            )
+        return out
+
+    def bound_forward(self, x: np.ndarray, out: np.ndarray, relu: bool) -> Callable[[], Any]:
+        """``forward(x, out, relu)`` as a no-argument call for fixed buffers: the browser's
+        per-call path, with every pointer resolved once."""
+        kernels = _kernels.active()
+        if kernels is None:
+            return functools.partial(self.forward, x, out, relu)
+        n, k = self.weights.shape
+        return functools.partial(
+            kernels.linear, _kernels.ptr(x), _kernels.ptr(self._packed_weights(kernels)),
+            _kernels.ptr(self.bias), _kernels.ptr(out), 1, k, n, int(relu),
+        )
+
+
+def default_layer(input_size: int, output_size: int) -> Linear:
+    """Weights 0.01 and zero bias, as the original model starts."""
+    return Linear(
+        np.full((output_size, input_size), DEFAULT_WEIGHT, dtype=np.float32),
+        np.zeros(output_size, dtype=np.float32),
+    )
+
+
+def validated_layer(weights: Any, bias: Any, output_size: int, input_size: int) -> Linear:
+    """A new Linear from user data (copied), or an error naming what is wrong."""
+    new_weights = np.array(as_matrix(weights, "weights", output_size, input_size), copy=True)
+    if bias is None:
+        new_bias = np.zeros(output_size, dtype=np.float32)
+    else:
+        new_bias = np.array(as_vector(bias, "bias", output_size), copy=True)
+    return Linear(new_weights, new_bias)
+
+
+def run_layers(layers: Sequence[Linear], x: np.ndarray, relu_last: bool) -> np.ndarray:
+    """Apply the layers in order; ReLU after each but the last unless ``relu_last``."""
+    for i, layer in enumerate(layers):
+        shape = (x.shape[0], layer.out_features) if x.ndim == 2 else (layer.out_features,)
+        x = layer.forward(x, np.empty(shape, dtype=np.float32), relu=relu_last or i < len(layers) - 1)
+    return x
+
+
+class FeedForward:
+    """A stack of Linear layers with ReLU between them and none after the last.
+
+    ``FeedForward([784, 256, 10])`` is the original article's network:
+    784 -> 256 -> ReLU -> 10. Weights start at 0.01 and biases at 0.
+
+    >>> net = FeedForward([3, 2, 1])
+    >>> net.load_layer(0, [[1, 0, 0], [0, 1, 0]], [0, -5])
+    >>> net.load_layer(1, [[1, 1]], [0.5])
+    >>> net.predict([1, 2, 3])
+    array([1.5], dtype=float32)
+    """
+
+    def __init__(self, sizes: Sequence[int]) -> None:
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence | np.ndarray):
+            raise TypeError(f"sizes must be a list of layer sizes; received {describe(sizes)}")
+        if len(sizes) < 2:
+            raise ValueError(f"sizes must list at least 2 sizes (inputs and outputs); received {len(sizes)}")
+        self.sizes = [check_size(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
+        for i in range(len(self.sizes) - 1):
+            check_parameter_count(self.sizes[i], self.sizes[i + 1])
+        self.layers = [default_layer(self.sizes[i], self.sizes[i + 1]) for i in range(len(self.sizes) - 1)]
+
+    def __repr__(self) -> str:
+        return f"FeedForward({self.sizes})"
+
+    @property
+    def input_size(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def output_size(self) -> int:
+        return self.sizes[-1]
+
+    def load_layer(self, index: int, weights: Any, bias: Any = None) -> None:
+        """Replace layer ``index``'s weights ``(out, in)`` (flat row-major or 2-D) and bias
+        (``None``: zeros). Nothing changes if anything is invalid."""
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"index must be an integer; received {describe(index)}")
+        if not 0 <= index < len(self.layers):
+            raise IndexError(f"index must be between 0 and {len(self.layers) - 1}; received {index}")
+        self.layers[index] = validated_layer(weights, bias, self.sizes[index + 1], self.sizes[index])
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Outputs for one input vector of ``input_size``, as a new float32 array."""
+        return run_layers(self.layers, as_vector(x, "x", self.input_size), relu_last=False)
+
+    def predict_batch(self, inputs: Any, batch: int | None = None) -> np.ndarray:
+        """Outputs ``(batch, output_size)`` for ``inputs`` given 2-D or flat row-major."""
+        return run_layers(self.layers, as_batch(inputs, "inputs", self.input_size, batch), relu_last=False)
