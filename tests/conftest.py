@@ -141,3 +141,32 @@ def api(app):
     after = page.evaluate("mm.debugStats().liveProxies")
     watch.assert_clean()
     assert after == before, f"live PyProxies went from {before} to {after}"
+
+
+@pytest.fixture(scope="session")
+def native_kernels(tmp_path_factory) -> Path:
+    """kernels/minimodel_kernels.c compiled natively, so CPython tests run the same C code."""
+    import shutil
+    import subprocess
+
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        pytest.fail("a C compiler (cc) is needed to test the kernels natively: apt-get install gcc")
+    out = tmp_path_factory.mktemp("kernels") / "libminimodel_kernels.so"
+    subprocess.run(
+        [compiler, "-O2", "-shared", "-fPIC", "-fno-math-errno", "-fvisibility=hidden", "-o", str(out),
+         str(ROOT / "kernels" / "minimodel_kernels.c")],
+        check=True,
+    )
+    return out
+
+
+@pytest.fixture(params=["numpy", "kernels"])
+def backend(request, native_kernels):
+    """Run a test with numpy alone, then with the compiled kernels behind the same code."""
+    from minimodel import _kernels
+
+    previous = _kernels.active()
+    _kernels.use(native_kernels if request.param == "kernels" else None)
+    yield request.param
+    _kernels._active = previous

@@ -11,6 +11,8 @@ from minimodel import MAX_DIM, MAX_PARAMETERS, MiniModel, cosine_similarity
 from minimodel import _kernels
 from minimodel.jsbridge import ModelSession, Scratch, cosine_scratch, inputs
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def reference_predict(w, b, x) -> np.ndarray:
     w64 = np.asarray(w, np.float32).astype(np.float64)
