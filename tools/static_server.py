@@ -40,9 +40,10 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
     server_version = "minimodel-static"
     sys_version = ""
 
-    def __init__(self, *args, root: Path, quiet: bool, **kwargs) -> None:
+    def __init__(self, *args, root: Path, quiet: bool, extra_headers: dict[str, str], **kwargs) -> None:
         self.root = root
         self.quiet = quiet
+        self.extra_headers = extra_headers
         super().__init__(*args, directory=str(root), **kwargs)
 
     def resolve(self) -> Path | None:
@@ -76,11 +77,20 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
         except OSError:
             self.send_error(404, "Not Found")
             return None
-        size = path.stat().st_size
+        stat = path.stat()
+        etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        if etag in self.headers.get("If-None-Match", ""):
+            # A repeat visit revalidates and reuses its cache (and Chromium's compiled wasm).
+            handle.close()
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return None
         self.send_response(200)
         self.send_header("Content-Type", MIME_TYPES.get(path.suffix, "application/octet-stream"))
-        self.send_header("Content-Length", str(size))
-        self.send_header("Last-Modified", self.date_time_string(int(path.stat().st_mtime)))
+        self.send_header("Content-Length", str(stat.st_size))
+        self.send_header("Last-Modified", self.date_time_string(int(stat.st_mtime)))
+        self.send_header("ETag", etag)
         self.end_headers()
         return handle
 
@@ -88,6 +98,8 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         self.send_header("Cache-Control", "no-cache")
+        for name, value in self.extra_headers.items():
+            self.send_header(name, value)
         super().end_headers()
 
     def list_directory(self, path):  # noqa: ANN001, ANN201
@@ -103,14 +115,18 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
 
-def make_server(root: Path, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> Server:
-    handler = partial(StaticHandler, root=Path(root).resolve(), quiet=quiet)
+def make_server(
+    root: Path, host: str = "127.0.0.1", port: int = 0, quiet: bool = True, extra_headers: dict[str, str] | None = None
+) -> Server:
+    handler = partial(StaticHandler, root=Path(root).resolve(), quiet=quiet, extra_headers=extra_headers or {})
     return Server((host, port), handler)
 
 
-def start_in_thread(root: Path, host: str = "127.0.0.1", port: int = 0) -> tuple[Server, str]:
+def start_in_thread(
+    root: Path, host: str = "127.0.0.1", port: int = 0, extra_headers: dict[str, str] | None = None
+) -> tuple[Server, str]:
     """Start a server in a daemon thread; return it and its base URL."""
-    server = make_server(root, host, port)
+    server = make_server(root, host, port, extra_headers=extra_headers)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     bound_host, bound_port = server.server_address[:2]
     return server, f"http://{bound_host}:{bound_port}/"
