@@ -195,6 +195,45 @@ def fetch_wheels(lock: dict) -> dict[str, bytes]:
     return result
 
 
+# --------------------------------------------------------------------------- bytecode
+
+
+def find_python312() -> list[str] | None:
+    """A command running CPython 3.12, whose bytecode Pyodide 0.27 (Python 3.12.7) loads."""
+    if sys.version_info[:2] == (3, 12):
+        return [sys.executable]
+    candidates = [shutil.which("python3.12"), *sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python"))]
+    for candidate in candidates:
+        if candidate and subprocess.run([str(candidate), "-c", "import sys; assert sys.version_info[:2] == (3, 12)"],
+                                        capture_output=True).returncode == 0:
+            return [str(candidate)]
+    return None
+
+
+def precompile(name: str, data: bytes) -> tuple[bytes, str]:
+    """The archive with sourceless .pyc instead of .py (tools/pycompile.py), cached by input hash.
+
+    Importing bytecode instead of compiling source is most of what makes a visit start
+    fast. Without CPython 3.12 the archive ships as it is (and start-up is slower).
+    """
+    cached = CACHE.parent / "pyc" / f"{sha256(data)}-{sha256((ROOT / 'tools' / 'pycompile.py').read_bytes())[:12]}.zip"
+    if cached.exists():
+        return cached.read_bytes(), "py-compiled with CPython 3.12"
+    python = find_python312()
+    if python is None:
+        log(f"warning: no CPython 3.12 found; shipping {name} without precompiled bytecode (slower start-up)")
+        return data, "not precompiled (no CPython 3.12 at build time)"
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp) / "in.zip", Path(tmp) / "out.zip"
+        source.write_bytes(data)
+        subprocess.run([*python, str(ROOT / "tools" / "pycompile.py"), str(source), str(target)], check=True)
+        result = target.read_bytes()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(result)
+    log(f"precompiled {name} to bytecode ({len(data):,} -> {len(result):,} bytes)")
+    return result, "py-compiled with CPython 3.12"
+
+
 # --------------------------------------------------------------------------- kernels
 
 
@@ -351,24 +390,33 @@ def plan() -> tuple[dict[str, bytes], dict]:
         if name == "pyodide.mjs":
             data = patch_loader(data)
             provenance[name] = f"npm pyodide@{PYODIDE_VERSION} (sha256 {RUNTIME_PINS[name]}), CDN fallback patched out"
+        elif name == "python_stdlib.zip":
+            data, how = precompile(name, data)
+            provenance[name] = f"npm pyodide@{PYODIDE_VERSION} (sha256 {RUNTIME_PINS[name]}), {how}"
         else:
             provenance[name] = f"npm pyodide@{PYODIDE_VERSION}"
         files[name] = data
 
     official_lock = json.loads(read_pinned_runtime_file("pyodide-lock.json"))
-    for name, data in fetch_wheels(official_lock).items():
-        files[name] = data
-        provenance[name] = f"official Pyodide {PYODIDE_VERSION} wheel, sha256 checked against its pyodide-lock.json"
-
-    wheel_name, wheel = build_minimodel_wheel()
-    files[wheel_name] = wheel
-    provenance[wheel_name] = "built from py/ by build.py"
-
     lock = {
         "info": official_lock["info"],
-        "packages": {p: official_lock["packages"][p] for p in OFFICIAL_PACKAGES},
+        "packages": {p: dict(official_lock["packages"][p]) for p in OFFICIAL_PACKAGES},
     }
-    lock["packages"]["minimodel"] = minimodel_lock_entry(wheel_name, wheel)
+    for name, data in fetch_wheels(official_lock).items():
+        official_sha = sha256(data)
+        files[name], how = precompile(name, data)
+        provenance[name] = (
+            f"official Pyodide {PYODIDE_VERSION} wheel (sha256 {official_sha}, checked against its "
+            f"pyodide-lock.json), {how}"
+        )
+        package = next(p for p in lock["packages"].values() if p["file_name"] == name)
+        package["sha256"] = sha256(files[name])
+
+    wheel_name, wheel = build_minimodel_wheel()
+    files[wheel_name], how = precompile(wheel_name, wheel)
+    provenance[wheel_name] = f"built from py/ by build.py, {how}"
+
+    lock["packages"]["minimodel"] = minimodel_lock_entry(wheel_name, files[wheel_name])
     files["pyodide-lock.json"] = (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
     provenance["pyodide-lock.json"] = "official lock filtered to the shipped packages, plus minimodel"
     return files, provenance

@@ -2,6 +2,7 @@
 # The two commands of README.md:
 #   ./dev.sh serve [--port N]     set up, build dist/ and serve it on http://127.0.0.1:8000/
 #   ./dev.sh test [pytest args]   set up (Python venv, npm, Chromium), build, run every test
+#   ./dev.sh bench [--quick]      the benchmark: prints a table, writes bench/results.json
 # Each setup step is skipped when already done, so both are quick the second time.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -76,8 +77,14 @@ case "$command" in
     .venv/bin/python build.py
     exec .venv/bin/python -m pytest "$@"
     ;;
+  bench)
+    setup_node
+    setup_venv
+    setup_test_tools
+    exec .venv/bin/python bench/run.py "$@"
+    ;;
   *)
-    echo "usage: ./dev.sh serve [--port N] | ./dev.sh test [pytest args]" >&2
+    echo "usage: ./dev.sh serve [--port N] | ./dev.sh test [pytest args] | ./dev.sh bench [--quick]" >&2
     exit 2
     ;;
 esac

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -44,22 +45,46 @@ def test_lock_lists_exactly_the_shipped_packages_with_their_hashes(dist):
         assert wheel.exists(), name
         assert package["sha256"] == sha256_file(wheel), name
     assert lock["packages"]["numpy"]["file_name"] == "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl"
-    assert lock["packages"]["numpy"]["sha256"] == OFFICIAL_NUMPY_SHA256
     assert lock["packages"]["minimodel"]["depends"] == ["numpy"]
     assert lock["packages"]["micropip"]["depends"] == ["packaging"]
 
 
-def test_official_wheels_match_the_official_lock(dist):
+def test_shipped_wheels_are_the_official_ones_precompiled(dist):
+    """Each official wheel (sha256 from the official lock) with its .py turned into .pyc."""
     official = json.loads((build.PYODIDE_DIR / "pyodide-lock.json").read_text())["packages"]
+    assert official["numpy"]["sha256"] == OFFICIAL_NUMPY_SHA256
+    manifest = json.loads((dist / "manifest.json").read_text())["files"]
     for name in build.OFFICIAL_PACKAGES:
-        assert sha256_file(dist / official[name]["file_name"]) == official[name]["sha256"]
+        file_name = official[name]["file_name"]
+        source = (build.CACHE / file_name).read_bytes()
+        assert build.sha256(source) == official[name]["sha256"]
+        assert build.precompile(file_name, source)[0] == (dist / file_name).read_bytes()
+        assert official[name]["sha256"] in manifest[file_name]["source"]
+        with zipfile.ZipFile(dist / file_name) as shipped, zipfile.ZipFile(build.CACHE / file_name) as original:
+            py = {n for n in original.namelist() if n.endswith(".py")}
+            assert {n + "c" for n in py} <= set(shipped.namelist())
+            others = {n for n in original.namelist() if not n.endswith((".py", "RECORD"))}
+            assert all(shipped.read(n) == original.read(n) for n in others)  # .so files untouched
+
+
+def test_bytecode_is_for_python_312(dist):
+    import importlib.util
+
+    with zipfile.ZipFile(dist / "python_stdlib.zip") as stdlib:
+        pyc = [n for n in stdlib.namelist() if n.endswith(".pyc")]
+        assert len(pyc) > 400 and not [n for n in stdlib.namelist() if n.endswith(".py")]
+        magic = stdlib.read(pyc[0])[:4]
+    if sys.version_info[:2] == (3, 12):
+        assert magic == importlib.util.MAGIC_NUMBER
 
 
 def test_runtime_files_are_the_pinned_npm_files(dist):
     for name, pin in build.RUNTIME_PINS.items():
         assert sha256_file(build.PYODIDE_DIR / name) == pin
-        if name not in ("pyodide.mjs", "pyodide-lock.json"):
+        if name not in ("pyodide.mjs", "pyodide-lock.json", "python_stdlib.zip"):
             assert sha256_file(dist / name) == pin
+    stdlib = (build.PYODIDE_DIR / "python_stdlib.zip").read_bytes()
+    assert (dist / "python_stdlib.zip").read_bytes() == build.precompile("python_stdlib.zip", stdlib)[0]
     patched = (dist / "pyodide.mjs").read_text()
     original = (build.PYODIDE_DIR / "pyodide.mjs").read_text()
     assert patched == build.patch_loader(original.encode()).decode()
@@ -79,11 +104,11 @@ def test_minimodel_wheel_is_reproducible_and_complete(dist):
     name, data = build.build_minimodel_wheel()
     assert name == "minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl"
     assert build.build_minimodel_wheel()[1] == data
-    assert (dist / name).read_bytes() == data
-    with zipfile.ZipFile(dist / name) as wheel:
+    assert (dist / name).read_bytes() == build.precompile(name, data)[0]
+    with zipfile.ZipFile(io.BytesIO(data)) as wheel:
         names = set(wheel.namelist())
         assert {"minimodel/__init__.py", "minimodel/model.py", "minimodel/similarity.py", "minimodel/jsbridge.py",
-                "minimodel/_checks.py"} <= names
+                "minimodel/_checks.py", "minimodel/layers.py", "minimodel/index.py", "minimodel/_kernels.py"} <= names
         assert "Requires-Dist: numpy>=1.24" in wheel.read("minimodel-0.1.0.dist-info/METADATA").decode()
         assert wheel.read("minimodel/libminimodel_kernels.so") == build.KERNELS_WASM.read_bytes()
         record = wheel.read("minimodel-0.1.0.dist-info/RECORD").decode()

@@ -39,6 +39,8 @@ MIME_TYPES = {
 class StaticHandler(http.server.SimpleHTTPRequestHandler):
     server_version = "minimodel-static"
     sys_version = ""
+    # HTTP/1.1: keep-alive, and Chromium revalidates with ETags only for HTTP/1.1 responses.
+    protocol_version = "HTTP/1.1"
 
     def __init__(self, *args, root: Path, quiet: bool, extra_headers: dict[str, str], **kwargs) -> None:
         self.root = root
@@ -79,7 +81,10 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
             return None
         stat = path.stat()
         etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
-        if etag in self.headers.get("If-None-Match", ""):
+        last_modified = self.date_time_string(int(stat.st_mtime))
+        if etag in self.headers.get("If-None-Match", "") or (
+            "If-None-Match" not in self.headers and self.headers.get("If-Modified-Since") == last_modified
+        ):
             # A repeat visit revalidates and reuses its cache (and Chromium's compiled wasm).
             handle.close()
             self.send_response(304)
@@ -89,7 +94,7 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", MIME_TYPES.get(path.suffix, "application/octet-stream"))
         self.send_header("Content-Length", str(stat.st_size))
-        self.send_header("Last-Modified", self.date_time_string(int(stat.st_mtime)))
+        self.send_header("Last-Modified", last_modified)
         self.send_header("ETag", etag)
         self.end_headers()
         return handle

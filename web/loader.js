@@ -29,19 +29,27 @@ export async function loadRuntime(baseURL, report) {
   }
   const packageFiles = PACKAGES.map((name) => lock.packages[name].file_name);
 
-  const runtimeTotal = RUNTIME_FILES.reduce((sum, name) => sum + sizeOf(name), 0);
-  const packagesTotal = packageFiles.reduce((sum, name) => sum + sizeOf(name), 0);
-  let stage = { stage: "runtime", loaded: 0, total: runtimeTotal };
-  report({ ...stage });
+  const totals = {
+    runtime: RUNTIME_FILES.reduce((sum, name) => sum + sizeOf(name), 0),
+    packages: packageFiles.reduce((sum, name) => sum + sizeOf(name), 0),
+  };
+  const loaded = { runtime: 0, packages: 0 };
+  let current = "runtime";
+  const emit = (file) => {
+    report({ stage: current, loaded: Math.min(loaded[current], totals[current]), total: totals[current], file });
+  };
+  emit();
 
+  let sawWasm = false;
   const counter = countBytesDuring(baseURL, (file, bytes) => {
-    stage.loaded += bytes;
-    if (file === "pyodide.asm.wasm" && stage.stage === "runtime" && !stage.sawScript) {
+    const stage = RUNTIME_FILES.includes(file) ? "runtime" : "packages";
+    loaded[stage] += bytes;
+    if (file === "pyodide.asm.wasm" && !sawWasm) {
       // pyodide.asm.js arrives by <script>, not fetch: count it once the wasm starts.
-      stage.sawScript = true;
-      stage.loaded += sizeOf("pyodide.asm.js");
+      sawWasm = true;
+      loaded.runtime += sizeOf("pyodide.asm.js");
     }
-    report({ stage: stage.stage, loaded: Math.min(stage.loaded, stage.total || Infinity), total: stage.total, file });
+    if (stage === current) emit(file);
   });
   try {
     const { loadPyodide } = await import(new URL("pyodide.mjs", baseURL).href).catch((err) => {
@@ -53,8 +61,10 @@ export async function loadRuntime(baseURL, report) {
       stdout: (line) => console.log(line),
       stderr: (line) => console.warn(line),
     });
-    stage = { stage: "packages", loaded: 0, total: packagesTotal };
-    report({ ...stage });
+    loaded.runtime = totals.runtime; // every runtime byte has been used by now
+    emit();
+    current = "packages";
+    emit();
     const problems = [];
     await pyodide.loadPackage(PACKAGES, {
       messageCallback: () => {},
@@ -64,7 +74,7 @@ export async function loadRuntime(baseURL, report) {
     if (problems.length) {
       throw new Error(`Could not load the Python packages: ${problems.join("; ")}`);
     }
-    report({ stage: "ready", loaded: packagesTotal, total: packagesTotal });
+    report({ stage: "ready", loaded: totals.packages, total: totals.packages });
     return pyodide;
   } finally {
     counter.stop();
@@ -95,9 +105,10 @@ async function fetchManifest(baseURL) {
 
 /**
  * Count the body bytes of same-site fetches while Pyodide loads, by wrapping
- * `globalThis.fetch` until `stop()`; responses pass through unchanged otherwise.
- * Pyodide fetches the wasm, the stdlib and the wheels with `fetch`, which gives no
- * progress callback of its own.
+ * `globalThis.fetch` until `stop()`. Pyodide fetches the wasm, the stdlib and the wheels
+ * with `fetch`, which gives no progress callback of its own. The caller gets the genuine
+ * response, so streaming compilation and Chromium's cache of compiled wasm still apply;
+ * the bytes are counted on a clone.
  */
 function countBytesDuring(baseURL, onBytes) {
   const realFetch = globalThis.fetch;
@@ -105,24 +116,17 @@ function countBytesDuring(baseURL, onBytes) {
   const wrapped = async function (input, init) {
     const response = await realFetch.call(globalThis, input, init);
     const url = typeof input === "string" ? new URL(input, location.href).href : (input.url ?? String(input));
-    if (!response.body || !url.startsWith(prefix)) return response;
+    if (!response.body || !response.ok || !url.startsWith(prefix)) return response;
     const file = url.slice(prefix.length).split(/[?#]/)[0];
-    const reader = response.body.getReader();
-    const body = new ReadableStream({
-      async pull(controller) {
+    const reader = response.clone().body.getReader();
+    (async () => {
+      for (;;) {
         const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          return;
-        }
+        if (done) return;
         onBytes(file, value.byteLength);
-        controller.enqueue(value);
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    });
-    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+      }
+    })().catch(() => {}); // the genuine response reports any error to its own reader
+    return response;
   };
   globalThis.fetch = wrapped;
   return {
