@@ -1,10 +1,13 @@
 // Classic (non-module) script: runs even from file://, where it explains what to do
-// instead of letting the module and WebAssembly loads fail silently.
+// instead of letting the module and WebAssembly loads fail silently; otherwise it loads
+// the app module at once.
 (function () {
   "use strict";
   if (location.protocol === "file:") {
-    document.getElementById("file-warning").hidden = false;
-    document.getElementById("loading").hidden = true;
+    document.addEventListener("DOMContentLoaded", function () {
+      document.getElementById("file-warning").hidden = false;
+      document.getElementById("loading").hidden = true;
+    });
     return;
   }
   var script = document.createElement("script");

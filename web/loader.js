@@ -20,9 +20,15 @@ const PACKAGES = ["numpy", "minimodel"];
  * @returns {Promise<any>}
  */
 export async function loadRuntime(baseURL, report) {
-  const manifest = await fetchManifest(baseURL);
+  const loaderURL = new URL("pyodide.mjs", baseURL);
+  const [manifest, lock, { loadPyodide }] = await Promise.all([
+    fetchManifest(baseURL),
+    fetchJSON(new URL("pyodide-lock.json", baseURL)),
+    import(loaderURL.href).catch((err) => {
+      throw new Error(`Could not load the Pyodide loader from ${loaderURL}: ${err.message}`);
+    }),
+  ]);
   const sizeOf = (name) => manifest.files[name]?.size ?? 0;
-  const lock = await fetchJSON(new URL("pyodide-lock.json", baseURL));
   const missing = PACKAGES.filter((name) => !lock.packages?.[name]);
   if (missing.length) {
     throw new Error(`pyodide-lock.json does not list ${missing.join(", ")}; rebuild the site with build.py`);
@@ -52,9 +58,6 @@ export async function loadRuntime(baseURL, report) {
     if (stage === current) emit(file);
   });
   try {
-    const { loadPyodide } = await import(new URL("pyodide.mjs", baseURL).href).catch((err) => {
-      throw new Error(`Could not load the Pyodide loader from ${new URL("pyodide.mjs", baseURL)}: ${err.message}`);
-    });
     const pyodide = await loadPyodide({
       indexURL: baseURL.href,
       lockFileURL: new URL("pyodide-lock.json", baseURL).href,
