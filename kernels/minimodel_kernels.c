@@ -48,11 +48,17 @@ static inline void store_row(float *y, int n0, int N, const float *b, f4 lo, f4 
     int count = N - n0 < 8 ? N - n0 : 8;
     for (int j = 0; j < count; j++) {
         float v = tmp[j] + b[n0 + j];
-        y[n0 + j] = relu && v < 0.0f ? 0.0f : v;
+        if (v - v != 0.0f)
+            v = v - v; /* an overflow (+-inf) becomes NaN, so ReLU cannot hide it as 0 */
+        else if (relu && v < 0.0f)
+            v = 0.0f;
+        y[n0 + j] = v;
     }
 }
 
 /* Y (M x N) = X (M x K) @ W.T + b, then ReLU if relu != 0. W given packed by mm_pack.
+ * A value that overflowed float32 comes out as NaN (never clamped to 0 by the ReLU), so
+ * the caller's finiteness check sees it.
  * Register blocking: 4 rows of X by 8 outputs, eight accumulator vectors. */
 EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, int M, int K, int N,
                       int relu) {

@@ -79,6 +79,11 @@ class Watch:
             + [f"request left 127.0.0.1: {u}" for u in self.foreign_requests]
         )
 
+    def take_console_errors(self) -> list[str]:
+        """The console errors so far (cleared): for tests that cause some on purpose."""
+        errors, self.console_errors[:] = list(self.console_errors), []
+        return errors
+
     def assert_clean(self) -> None:
         problems = self.problems()
         self.console_errors.clear()
@@ -104,6 +109,11 @@ def watch_page(context, page) -> Watch:
             route.abort("blockedbyclient")
 
     context.route("**/*", block_foreign)
+    # Any Content-Security-Policy violation becomes a console error, so it fails the test.
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) => console.error("
+        "`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'}`));"
+    )
     page.on("request", on_request)
     page.on("console", lambda m: watch.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: watch.page_errors.append(str(e)))

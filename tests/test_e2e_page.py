@@ -51,11 +51,17 @@ def expected_outputs(w, b, x) -> np.ndarray:
     return np.maximum(w.astype(np.float64) @ x.astype(np.float64) + b, 0.0)
 
 
+LIVE_PROXIES = "async () => (await import('./minimodel.js')).debugStats().liveProxies"
+
+
 @pytest.fixture
 def demo(browser, base_url):
     context, page, watch = open_app(browser, base_url)
+    before = page.evaluate(LIVE_PROXIES)
     yield page
+    after = page.evaluate(LIVE_PROXIES)
     watch.assert_clean()
+    assert after == before, f"live PyProxies went from {before} to {after}"
     context.close()
 
 

@@ -1,7 +1,7 @@
 // The demo page: loading progress, a MiniModel driven by sliders with its outputs as a
 // bar chart, and a cosine-similarity form. All numbers come from minimodel.js.
 
-import { init, MiniModel, cosineSimilarity } from "./minimodel.js";
+import { init, MiniModel, cosineSimilarity, onFatalError } from "./minimodel.js";
 
 const INPUTS = 8;
 const OUTPUTS = 4;
@@ -46,6 +46,7 @@ function rng(seed) {
 
 function buildSliders(onChange) {
   const fieldset = $("sliders");
+  fieldset.replaceChildren(fieldset.querySelector("legend"));
   const inputs = [];
   for (let i = 0; i < INPUTS; i++) {
     const row = document.createElement("div");
@@ -72,6 +73,7 @@ function buildSliders(onChange) {
 
 function buildChart() {
   const chart = $("chart");
+  chart.replaceChildren();
   const bars = [];
   for (let o = 0; o < OUTPUTS; o++) {
     const row = document.createElement("div");
@@ -107,12 +109,16 @@ function startModelDemo() {
   const bars = buildChart();
   const update = () => {
     const x = new Float32Array(sliders.map((s) => Number(s.value)));
-    const t0 = performance.now();
-    const y = model.predict(x);
-    const ms = performance.now() - t0;
-    drawBars(bars, y);
-    $("chart").setAttribute("aria-label", `Outputs: ${Array.from(y, (v) => v.toFixed(3)).join(", ")}`);
-    $("predict-time").textContent = `(predict took ${(ms * 1000).toFixed(0)} µs)`;
+    try {
+      const t0 = performance.now();
+      const y = model.predict(x);
+      const ms = performance.now() - t0;
+      drawBars(bars, y);
+      $("chart").setAttribute("aria-label", `Outputs: ${Array.from(y, (v) => v.toFixed(3)).join(", ")}`);
+      $("predict-time").textContent = `(predict took ${(ms * 1000).toFixed(0)} µs)`;
+    } catch (err) {
+      showError($("error"), `Could not run the model. ${err.message}`);
+    }
   };
   const sliders = buildSliders(update);
   let seed = 1;
@@ -123,12 +129,13 @@ function startModelDemo() {
     model.loadWeights(weights, bias);
     update();
   };
-  $("randomize").addEventListener("click", randomize);
-  $("reset").addEventListener("click", () => {
+  $("randomize").onclick = randomize;
+  $("reset").onclick = () => {
     model.loadWeights(new Float32Array(INPUTS * OUTPUTS).fill(0.01));
     update();
-  });
+  };
   randomize();
+  return model;
 }
 
 /** "1, 2 3" -> [1, 2, 3]; throws a plain-words Error naming a token that is not a number. */
@@ -155,15 +162,20 @@ function startCosineDemo() {
       showError(error, `Could not compute the similarity. ${err.message}`);
     }
   };
-  form.addEventListener("submit", (event) => {
+  form.onsubmit = (event) => {
     event.preventDefault();
     compute();
-  });
+  };
   compute();
 }
 
-async function main() {
+let demoModel = null;
+
+async function start() {
   const t0 = performance.now();
+  $("error").hidden = true;
+  $("loading").hidden = false;
+  $("demo").hidden = true;
   try {
     const info = await init({ onProgress: showProgress });
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
@@ -171,7 +183,8 @@ async function main() {
     $("demo").hidden = false;
     $("ready-text").textContent =
       `Python ${info.pythonVersion} with numpy ${info.numpyVersion} (Pyodide ${info.pyodideVersion}) ready in ${seconds} s.`;
-    startModelDemo();
+    demoModel?.dispose();
+    demoModel = startModelDemo();
     startCosineDemo();
     document.body.dataset.ready = "true";
   } catch (err) {
@@ -181,4 +194,20 @@ async function main() {
   }
 }
 
-main();
+/** After a fatal error: say so, and offer a fresh runtime. */
+onFatalError((err) => {
+  document.body.dataset.ready = "false";
+  $("demo").hidden = true;
+  const error = $("error");
+  error.textContent = `Python stopped working in this page after a fatal error (${err.cause?.message ?? err.message}). `;
+  const restart = document.createElement("button");
+  restart.type = "button";
+  restart.id = "restart";
+  restart.textContent = "Restart Python";
+  restart.onclick = start;
+  error.append(restart);
+  error.hidden = false;
+  restart.focus();
+});
+
+start();

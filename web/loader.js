@@ -75,6 +75,8 @@ export async function loadRuntime(baseURL, report) {
       checkIntegrity: true,
     });
     if (problems.length) {
+      const mismatches = await findChangedWheels(baseURL, lock);
+      if (mismatches.length) throw new Error(mismatches.join(" "));
       throw new Error(`Could not load the Python packages: ${problems.join("; ")}`);
     }
     report({ stage: "ready", loaded: totals.packages, total: totals.packages });
@@ -82,6 +84,32 @@ export async function loadRuntime(baseURL, report) {
   } finally {
     counter.stop();
   }
+}
+
+/**
+ * Which wheels differ from the sha256 in pyodide-lock.json: the browser refused them
+ * (subresource integrity) and Pyodide reports only "Failed to fetch".
+ */
+async function findChangedWheels(baseURL, lock) {
+  if (!globalThis.crypto?.subtle) return [];
+  const found = [];
+  for (const name of PACKAGES) {
+    const { file_name: file, sha256: expected } = lock.packages[name];
+    try {
+      const bytes = await (await fetch(new URL(file, baseURL), { cache: "no-store" })).arrayBuffer();
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+      const actual = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+      if (actual !== expected) {
+        found.push(
+          `${file} is not the file this site was built with: its sha256 is ${actual}, ` +
+            `pyodide-lock.json expects ${expected}. It was changed or damaged; rebuild or re-deploy the site.`,
+        );
+      }
+    } catch {
+      // unreachable now: the original error is reported instead
+    }
+  }
+  return found;
 }
 
 async function fetchJSON(url) {

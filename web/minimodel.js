@@ -27,6 +27,9 @@ let runtime = null;
 let loading = null;
 const progressListeners = new Set();
 let lastProgress = null;
+/** The fatal error that stopped the last runtime, if one did (init() starts a new one). */
+let crash = null;
+const fatalListeners = new Set();
 
 /**
  * Load Pyodide, numpy and minimodel. Idempotent: later and concurrent calls share one
@@ -46,6 +49,7 @@ export function init(options = {}) {
     onProgress?.(lastProgress);
     return Promise.resolve(runtime.info);
   }
+  if (!loading) lastProgress = null;
   if (onProgress) {
     progressListeners.add(onProgress);
     if (lastProgress) onProgress(lastProgress);
@@ -99,15 +103,51 @@ async function start() {
   };
   state.newMiniModel = state.ModelSession.mini;
   state.newFeedForward = state.ModelSession.feed_forward;
+  // Pyodide calls this when the interpreter can no longer be trusted (a wasm trap, an
+  // abort): from then on every call fails clearly until init() starts a new runtime.
+  pyodide._api.on_fatal = (error) => markFatal(state, error);
   runtime = state;
+  crash = null;
   return state.info;
+}
+
+function markFatal(state, error) {
+  if (runtime !== state) return;
+  runtime = null;
+  crash = error instanceof Error ? error : new Error(String(error));
+  const notice = new Error(`the Python runtime stopped after a fatal error (${crash.message}); await init() to start a new one`);
+  notice.cause = crash;
+  for (const listener of fatalListeners) {
+    try {
+      listener(notice);
+    } catch (err) {
+      console.error("minimodel: an onFatalError listener threw", err);
+    }
+  }
 }
 
 function ready(where) {
   if (!runtime) {
+    if (crash) {
+      throw new Error(`${where}: the Python runtime stopped after a fatal error (${crash.message}); await init() to start a new one`);
+    }
     throw new Error(`${where}: minimodel is not initialised; await init() first`);
   }
   return runtime;
+}
+
+/**
+ * Be told when the Python runtime stops after a fatal error (every later call throws
+ * until `init()` has started a new runtime). Returns a function that unsubscribes.
+ * @param {(error: Error) => void} listener
+ * @returns {() => void}
+ */
+export function onFatalError(listener) {
+  if (typeof listener !== "function") {
+    throw new TypeError(`onFatalError: listener must be a function; received ${describe(listener)}`);
+  }
+  fatalListeners.add(listener);
+  return () => fatalListeners.delete(listener);
 }
 
 /**
@@ -163,16 +203,17 @@ function toJsError(err, where) {
   const PythonError = runtime?.pyodide.ffi.PythonError;
   if (!PythonError || !(err instanceof PythonError)) return err;
   const type = err.type;
-  // The last line(s) of the formatted traceback, after "<Type>: ".
-  const marker = `\n${type}: `;
+  // The last line(s) of the formatted traceback, after "<module.Type>: ".
+  const marker = `${type}: `;
   const at = err.message.lastIndexOf(marker);
   const text = at >= 0 ? err.message.slice(at + marker.length).trim() : type;
   let error;
   if (type === "TypeError") error = new TypeError(`${where}: ${text}`);
   else if (type === "ValueError" || type === "IndexError" || type === "OverflowError") {
     error = new RangeError(`${where}: ${text}`);
-  } else if (type === "MemoryError") {
-    error = new RangeError(`${where}: out of memory (the browser could not give Python more)`);
+  } else if (type.endsWith("MemoryError")) {
+    // numpy raises its own MemoryError subclass, e.g. "Unable to allocate 256. MiB for an array ..."
+    error = new RangeError(`${where}: out of memory: the browser could not give Python more (${text})`);
   } else error = new Error(`${where}: Python raised ${type}: ${text}`);
   error.pythonType = type;
   error.pythonTraceback = err.message;
@@ -183,6 +224,12 @@ function callPython(where, fn, ...args) {
   try {
     return fn(...args);
   } catch (err) {
+    if (err?.pyodide_fatal_error) {
+      if (runtime) markFatal(runtime, err);
+      const error = new Error(`${where}: the Python runtime crashed (${err.message}); await init() to start a new one`);
+      error.cause = err;
+      throw error;
+    }
     throw toJsError(err, where);
   }
 }
@@ -214,6 +261,7 @@ function checkLayerSizes(sizes, where, maxDim, maxParameters) {
 }
 
 const STATE = Symbol("minimodel state");
+const STALE = "it belongs to a Python runtime that stopped after a fatal error; create it again after init()";
 
 /** What MiniModel and FeedForward share: a Python ModelSession and its buffers. */
 class Model {
@@ -221,6 +269,7 @@ class Model {
     this.name = name;
     this.layerSizes = sizes;
     this[STATE] = {
+      runtime,
       session,
       predict: session.predict,
       predictBatch: session.predict_batch,
@@ -231,8 +280,11 @@ class Model {
   }
 
   live(method) {
-    if (this[STATE] === null) throw new Error(`${this.name}.${method}: this model has been disposed`);
-    return [ready(`${this.name}.${method}`), this[STATE], `${this.name}.${method}`];
+    const where = `${this.name}.${method}`;
+    if (this[STATE] === null) throw new Error(`${where}: this model has been disposed`);
+    const rt = ready(where);
+    if (this[STATE].runtime !== rt) throw new Error(`${where}: ${STALE}`);
+    return [rt, this[STATE], where];
   }
 
   predict(x) {
@@ -240,7 +292,16 @@ class Model {
     checkVector(x, "x", where, this.layerSizes[0], "the model's inputSize");
     s.x.view().set(x);
     callPython(where, s.predict);
-    return s.y.view().slice();
+    const y = s.y.view().slice();
+    for (let i = 0; i < y.length; i++) {
+      if (y[i] - y[i] !== 0) {
+        throw new RangeError(
+          `${where}: output[${i}] is ${y[i]}: the result overflows float32 (magnitude above 3.4028235e+38); ` +
+            "the weights or inputs are too large",
+        );
+      }
+    }
+    return y;
   }
 
   predictBatch(inputs, batch) {
@@ -273,6 +334,7 @@ class Model {
     const s = this[STATE];
     if (s === null) return;
     this[STATE] = null;
+    if (s.runtime !== runtime) return; // its runtime is gone, and its proxies with it
     s.x.release();
     s.y.release();
     for (const proxy of [s.predict, s.predictBatch, s.loadLayer, s.session]) proxy.destroy();
@@ -438,6 +500,7 @@ export class EmbeddingIndex {
     this.#dim = checkSize(dim, "dim", "new EmbeddingIndex", rt.maxDim);
     const session = callPython("new EmbeddingIndex", rt.IndexSession, dim);
     this.#state = {
+      runtime: rt,
       session,
       add: session.add,
       search: session.search,
@@ -449,8 +512,9 @@ export class EmbeddingIndex {
   }
 
   #live(method) {
-    if (this.#state === null) throw new Error(`EmbeddingIndex.${method}: this index has been disposed`);
-    ready(`EmbeddingIndex.${method}`);
+    const where = `EmbeddingIndex.${method}`;
+    if (this.#state === null) throw new Error(`${where}: this index has been disposed`);
+    if (this.#state.runtime !== ready(where)) throw new Error(`${where}: ${STALE}`);
     return this.#state;
   }
 
@@ -506,6 +570,7 @@ export class EmbeddingIndex {
     const s = this.#state;
     if (s === null) return;
     this.#state = null;
+    if (s.runtime !== runtime) return; // its runtime is gone, and its proxies with it
     s.query.release();
     s.indices.release();
     s.scores.release();

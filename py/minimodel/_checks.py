@@ -89,6 +89,18 @@ def first_non_finite(array: np.ndarray) -> int | None:
     return int(np.flatnonzero(~finite.ravel())[0])
 
 
+def check_finite_result(result: np.ndarray, name: str = "output") -> np.ndarray:
+    """Refuse a result that overflowed float32 (finite inputs, too large a product)."""
+    bad = first_non_finite(result)
+    if bad is not None:
+        where = ", ".join(str(int(i)) for i in np.unravel_index(bad, result.shape))
+        raise OverflowError(
+            f"{name}[{where}] is {float(result.ravel()[bad])!r}: the result overflows float32 "
+            f"(magnitude above {FLOAT32_MAX:.7g}); the weights or inputs are too large"
+        )
+    return result
+
+
 def _to_float32(array: np.ndarray, name: str) -> np.ndarray:
     """Convert to C-contiguous float32, rejecting non-finite values and float32 overflow."""
     with np.errstate(over="ignore", invalid="ignore"):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels
-from ._checks import MAX_DIM, MAX_INDEX_VALUES, MAX_PARAMETERS, first_non_finite
+from ._checks import MAX_DIM, MAX_INDEX_VALUES, MAX_PARAMETERS, check_finite_result, first_non_finite
 from .index import EmbeddingIndex, normalize_rows_inplace
 from .layers import FeedForward, Linear, run_layers
 from .model import MiniModel
@@ -128,7 +128,7 @@ class ModelSession:
         self._bound_for = _kernels.active()
 
     def predict(self) -> None:
-        """``y = model(x)``; JS has already checked that ``x`` is finite."""
+        """``y = model(x)``; JS has already checked that ``x`` is finite, and checks ``y``."""
         if self._bound_for is not _kernels._active or self._run is None:
             self._bind()
         self._run()
@@ -143,6 +143,7 @@ class ModelSession:
             layers[-1].forward(hidden, result, relu=self._relu_last)
         else:
             layers[0].forward(rows, result, relu=self._relu_last)
+        check_finite_result(result)
 
     def load_weights(self, weights: Any, bias: Any = None) -> None:
         """MiniModel: load flat row-major weights and an optional bias (JS ``Float32Array``s)."""

@@ -13,6 +13,7 @@ from ._checks import (
     as_batch,
     as_matrix,
     as_vector,
+    check_finite_result,
     check_parameter_count,
     check_size,
     describe,
@@ -60,9 +61,13 @@ class Linear:
         """Compute into ``out``. ``x``: C-contiguous float32 ``(in,)`` or ``(rows, in)``."""
         kernels = _kernels.active()
         if kernels is None:
-            np.matmul(x, self.weights.T, out=out)
-            out += self.bias
+            with np.errstate(over="ignore", invalid="ignore"):  # callers check the result
+                np.matmul(x, self.weights.T, out=out)
+                out += self.bias
             if relu:
+                overflowed = ~np.isfinite(out)
+                if overflowed.any():
+                    out[overflowed] = np.nan  # as the kernel does: ReLU must not turn -inf into 0
                 np.maximum(out, 0.0, out=out)
         else:
             rows = x.shape[0] if x.ndim == 2 else 1
@@ -157,8 +162,9 @@ class FeedForward:
 
     def predict(self, x: Any) -> np.ndarray:
         """Outputs for one input vector of ``input_size``, as a new float32 array."""
-        return run_layers(self.layers, as_vector(x, "x", self.input_size), relu_last=False)
+        return check_finite_result(run_layers(self.layers, as_vector(x, "x", self.input_size), relu_last=False))
 
     def predict_batch(self, inputs: Any, batch: int | None = None) -> np.ndarray:
         """Outputs ``(batch, output_size)`` for ``inputs`` given 2-D or flat row-major."""
-        return run_layers(self.layers, as_batch(inputs, "inputs", self.input_size, batch), relu_last=False)
+        rows = as_batch(inputs, "inputs", self.input_size, batch)
+        return check_finite_result(run_layers(self.layers, rows, relu_last=False))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_batch, as_vector, check_parameter_count, check_size
+from ._checks import as_batch, as_vector, check_finite_result, check_parameter_count, check_size
 from .layers import Linear, default_layer, validated_layer
 
 
@@ -49,7 +49,7 @@ class MiniModel:
         array([1.], dtype=float32)
         """
         vector = as_vector(x, "x", self.input_size)
-        return self.layer.forward(vector, np.empty(self.output_size, dtype=np.float32), relu=True)
+        return check_finite_result(self.layer.forward(vector, np.empty(self.output_size, dtype=np.float32), relu=True))
 
     def predict_batch(self, inputs: Any, batch: int | None = None) -> np.ndarray:
         """``predict`` for every row of ``inputs`` (2-D, or flat row-major with ``batch``).
@@ -60,7 +60,7 @@ class MiniModel:
         """
         rows = as_batch(inputs, "inputs", self.input_size, batch)
         out = np.empty((rows.shape[0], self.output_size), dtype=np.float32)
-        return self.layer.forward(rows, out, relu=True)
+        return check_finite_result(self.layer.forward(rows, out, relu=True))
 
     def load_weights(self, weights: Any, bias: Any = None) -> None:
         """Replace weights (flat row-major or 2-D ``(output_size, input_size)``) and bias.
