@@ -44,6 +44,8 @@ export class MiniModel {
   readonly outputSize: number;
   /** A new Float32Array of outputSize values; x must have inputSize finite values. */
   predict(x: NumericInput): Float32Array;
+  /** batch * inputSize values, row-major -> batch * outputSize values. */
+  predictBatch(inputs: NumericInput, batch: number): Float32Array;
   /** Replace weights (outputSize*inputSize, row-major) and bias (omitted/null: zeros). Atomic. */
   loadWeights(weights: NumericInput, bias?: NumericInput | null): void;
   /** Free the Python model; safe to call twice; later calls throw. */
@@ -53,8 +55,39 @@ export class MiniModel {
 /** Cosine similarity in [-1, 1]; 0 if either vector is all zeros. Same lengths >= 1. */
 export function cosineSimilarity(a: NumericInput, b: NumericInput): number;
 
+/** Linear + ReLU between layers, none after the last: new FeedForward([784, 256, 10]). */
+export class FeedForward {
+  constructor(sizes: number[]);
+  readonly sizes: number[];
+  readonly inputSize: number;
+  readonly outputSize: number;
+  /** Layer `index`: sizes[index+1] x sizes[index] weights, row-major; bias omitted/null: zeros. */
+  loadLayer(index: number, weights: NumericInput, bias?: NumericInput | null): void;
+  predict(x: NumericInput): Float32Array;
+  predictBatch(inputs: NumericInput, batch: number): Float32Array;
+  dispose(): void;
+}
+
+/** Cosine top-k search; rows are normalised once, on add. */
+export class EmbeddingIndex {
+  constructor(dim: number);
+  readonly dim: number;
+  readonly size: number;
+  /** n * dim values, row-major. */
+  add(vectors: NumericInput): void;
+  /** Best first; ties to the lower index; min(k, size) results. */
+  search(query: NumericInput, k: number): { indices: Int32Array; scores: Float32Array };
+  dispose(): void;
+}
+
+/** Each row scaled to unit L2 norm; zero rows stay zero. */
+export function normalizeRows(vectors: NumericInput, dim: number): Float32Array;
+
+/** Called if Pyodide reports a fatal error; returns a function that unsubscribes. */
+export function onFatalError(listener: (error: Error) => void): () => void;
+
 /** The Pyodide API object (e.g. for micropip). Throws before init(). */
 export function getPyodide(): any;
 
-/** Live PyProxy count (as Pyodide's tests count them) and wasm heap size in bytes. */
-export function debugStats(): { liveProxies: number; heapBytes: number };
+/** Live PyProxy count (as Pyodide's tests count them), wasm heap size, SIMD kernels in use. */
+export function debugStats(): { liveProxies: number; heapBytes: number; kernels: boolean };

@@ -590,6 +590,7 @@ export function cosineSimilarity(a, b) {
   const rt = ready("cosineSimilarity");
   const n = checkVector(a, "a", "cosineSimilarity", null);
   checkVector(b, "b", "cosineSimilarity", n, "the length of a");
+  checkArraySize(2 * n, "cosineSimilarity", "a and b together");
   const view = rt.inputs.view(2 * n);
   view.set(a, 0);
   view.set(b, n);
