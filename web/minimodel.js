@@ -14,7 +14,9 @@
 // lives for the whole session (a fixed handful made by init()).
 
 import { loadRuntime } from "./loader.js";
-import { checkSize, checkVector, describe } from "./validate.js";
+import { checkFiniteOutput, checkSize, checkVector, describe } from "./validate.js";
+
+export { createWorker } from "./worker-client.js";
 
 /** @typedef {import("./loader.js").Progress} Progress */
 /** @typedef {Float32Array | Float64Array | number[]} NumericInput */
@@ -292,20 +294,16 @@ class Model {
     checkVector(x, "x", where, this.layerSizes[0], "the model's inputSize");
     s.x.view().set(x);
     callPython(where, s.predict);
-    const y = s.y.view().slice();
-    for (let i = 0; i < y.length; i++) {
-      if (y[i] - y[i] !== 0) {
-        throw new RangeError(
-          `${where}: output[${i}] is ${y[i]}: the result overflows float32 (magnitude above 3.4028235e+38); ` +
-            "the weights or inputs are too large",
-        );
-      }
-    }
-    return y;
+    return checkFiniteOutput(s.y.view().slice(), where);
   }
 
   predictBatch(inputs, batch) {
-    const [rt, s, where] = this.live("predictBatch");
+    return checkFiniteOutput(this._predictRows(inputs, batch, "predictBatch"), `${this.name}.predictBatch`);
+  }
+
+  /** predictBatch without the overflow check (internal: the worker checks row by row). */
+  _predictRows(inputs, batch, method = "predictBatch") {
+    const [rt, s, where] = this.live(method);
     const nIn = this.layerSizes[0];
     const nOut = this.layerSizes[this.layerSizes.length - 1];
     checkSize(batch, "batch", where, rt.maxDim);
@@ -616,6 +614,15 @@ export function normalizeRows(vectors, dim) {
   rt.inputs.view(length).set(vectors);
   callPython(where, rt.normalizeScratch, length, dim);
   return rt.outputs.view(length).slice(0, length);
+}
+
+/**
+ * The size limits the API enforces (after init()).
+ * @returns {{ maxDim: number, maxParameters: number, maxValues: number }}
+ */
+export function limits() {
+  const rt = ready("limits");
+  return { maxDim: rt.maxDim, maxParameters: rt.maxParameters, maxValues: rt.maxValues };
 }
 
 /**

@@ -111,3 +111,23 @@ export function checkVector(value, name, where, expected, expectedWhy) {
 function nonFinite(where, name, index, value) {
   return new RangeError(`${where}: ${name}[${index}] is ${value}; expected a finite number`);
 }
+
+/**
+ * Throw if a result overflowed float32 (finite inputs, too large a product): Python
+ * leaves +-Infinity or NaN there rather than a silently clamped number.
+ * @param {Float32Array} values
+ * @param {string} where
+ * @param {number} [first]  index of values[0] in the caller's output (for messages)
+ */
+export function checkFiniteOutput(values, where, first = 0) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) {
+      throw new RangeError(
+        `${where}: output[${first + i}] is ${v}: the result overflows float32 (magnitude above 3.4028235e+38); ` +
+          "the weights or inputs are too large",
+      );
+    }
+  }
+  return values;
+}
