@@ -431,8 +431,8 @@ export class RemoteModel {
 
   /**
    * @param {NumericInput} x
-   * @param {{ signal?: AbortSignal, transfer?: boolean }} [options]  transfer: hand x's
-   *   buffer to the worker instead of copying it (x must be a Float32Array; it is detached)
+   * @param {{ signal?: AbortSignal, transfer?: boolean }} [options]  transfer: take over
+   *   x's memory instead of copying it (x must be a Float32Array; it is detached)
    * @returns {Promise<Float32Array>}
    */
   async predict(x, options = {}) {
@@ -440,10 +440,20 @@ export class RemoteModel {
     const { signal, transfer = false } = checkOptions(options, where);
     checkVector(x, "x", where, this.#sizes[0], "the model's inputSize");
     if (signal?.aborted) throw abortError(signal);
-    const row = transfer && x instanceof Float32Array ? x : copyFloat32(x);
+    if (transfer && !(x instanceof Float32Array)) {
+      throw new TypeError(`${where}: options.transfer needs x to be a Float32Array; received ${describe(x)}`);
+    }
+    // transfer: take over x's memory (x is detached, nothing is copied); else copy x.
+    let row;
+    if (transfer) {
+      const { byteOffset, length } = x; // read before transfer() detaches x
+      row = new Float32Array(x.buffer.transfer(), byteOffset, length);
+    } else {
+      row = copyFloat32(x);
+    }
     if (!this.#client.batching) {
       this.#client._count(1, false);
-      const y = await this.#client._call(where, "predict", () => [[this._id, row], transfer ? [row.buffer] : []], signal);
+      const y = await this.#client._call(where, "predict", () => [[this._id, row], []], signal);
       return checkFiniteOutput(y, where);
     }
     return new Promise((resolve, reject) => {
