@@ -136,7 +136,8 @@ def open_app(browser, url: str):
 def app(browser, base_url):
     """One loaded page shared by a module's API tests (Pyodide boots once)."""
     context, page, watch = open_app(browser, base_url)
-    page.evaluate("async () => { window.mm = await import('./minimodel.js'); }")
+    # The demo computes in its worker; the API tests use the main-thread runtime.
+    page.evaluate("async () => { window.mm = await import('./minimodel.js'); await mm.init(); }")
     yield page, watch
     context.close()
 

@@ -1,7 +1,8 @@
 // The demo page: loading progress, a MiniModel driven by sliders with its outputs as a
-// bar chart, and a cosine-similarity form. All numbers come from minimodel.js.
+// bar chart, a cosine-similarity form and a long computation that can be cancelled. All
+// numbers come from Python in a worker (createWorker), so the page never freezes.
 
-import { init, MiniModel, cosineSimilarity, onFatalError } from "./minimodel.js";
+import { createWorker } from "./minimodel.js";
 
 const INPUTS = 8;
 const OUTPUTS = 4;
@@ -104,38 +105,41 @@ function drawBars(bars, outputs) {
   });
 }
 
-function startModelDemo() {
-  const model = new MiniModel(INPUTS, OUTPUTS);
+async function startModelDemo(worker) {
+  const model = await worker.createModel(INPUTS, OUTPUTS);
   const bars = buildChart();
-  const update = () => {
+  let latest = 0; // only the newest answer is drawn when slider moves overtake each other
+  const update = async () => {
     const x = new Float32Array(sliders.map((s) => Number(s.value)));
+    const ticket = ++latest;
     try {
       const t0 = performance.now();
-      const y = model.predict(x);
+      const y = await model.predict(x);
+      if (ticket !== latest) return;
       const ms = performance.now() - t0;
       drawBars(bars, y);
       $("chart").setAttribute("aria-label", `Outputs: ${Array.from(y, (v) => v.toFixed(3)).join(", ")}`);
-      $("predict-time").textContent = `(predict took ${(ms * 1000).toFixed(0)} µs)`;
+      $("chart").dataset.version = String(ticket);
+      $("predict-time").textContent = `(predict took ${ms.toFixed(1)} ms, worker round trip)`;
     } catch (err) {
       showError($("error"), `Could not run the model. ${err.message}`);
     }
   };
   const sliders = buildSliders(update);
   let seed = 1;
-  const randomize = () => {
+  const randomize = async () => {
     const next = rng(seed++);
     const weights = Float32Array.from({ length: INPUTS * OUTPUTS }, () => next() * 2 - 1);
     const bias = Float32Array.from({ length: OUTPUTS }, () => next() * 0.4 - 0.2);
-    model.loadWeights(weights, bias);
-    update();
+    await model.loadWeights(weights, bias);
+    await update();
   };
   $("randomize").onclick = randomize;
-  $("reset").onclick = () => {
-    model.loadWeights(new Float32Array(INPUTS * OUTPUTS).fill(0.01));
-    update();
+  $("reset").onclick = async () => {
+    await model.loadWeights(new Float32Array(INPUTS * OUTPUTS).fill(0.01));
+    await update();
   };
-  randomize();
-  return model;
+  await randomize();
 }
 
 /** "1, 2 3" -> [1, 2, 3]; throws a plain-words Error naming a token that is not a number. */
@@ -148,44 +152,77 @@ function parseVector(text, label) {
   });
 }
 
-function startCosineDemo() {
-  const form = $("cos-form");
+function startCosineDemo(worker) {
   const result = $("cos-result");
   const error = $("cos-error");
-  const compute = () => {
+  const compute = async () => {
     error.hidden = true;
     try {
-      const value = cosineSimilarity(parseVector($("vec-a").value, "a"), parseVector($("vec-b").value, "b"));
+      const value = await worker.cosineSimilarity(parseVector($("vec-a").value, "a"), parseVector($("vec-b").value, "b"));
       result.textContent = value.toFixed(6);
     } catch (err) {
       result.textContent = "–";
       showError(error, `Could not compute the similarity. ${err.message}`);
     }
+    $("cos-form").dataset.version = String(Number($("cos-form").dataset.version ?? 0) + 1);
   };
-  form.onsubmit = (event) => {
+  $("cos-form").onsubmit = (event) => {
     event.preventDefault();
     compute();
   };
-  compute();
+  return compute();
 }
 
-let demoModel = null;
+/** A batch of 1536 inputs through a 4096 -> 4096 layer: about a second, in the worker. */
+function startLongDemo(worker) {
+  const [run, cancel, status] = [$("long-run"), $("long-cancel"), $("long-status")];
+  let controller = null;
+  run.onclick = async () => {
+    controller = new AbortController();
+    run.disabled = true;
+    cancel.disabled = false;
+    $("long-spinner").hidden = false;
+    status.textContent = "Computing in the worker… the page stays responsive.";
+    const t0 = performance.now();
+    let net = null;
+    try {
+      net = await worker.createFeedForward([4096, 4096]); // 64 MiB of weights, freed below
+      const y = await net.predictBatch(new Float32Array(4096 * 1536).fill(1), 1536, { signal: controller.signal });
+      status.textContent = `Done: 1536 x 4096 outputs (first ${y[0].toFixed(3)}) in ${((performance.now() - t0) / 1000).toFixed(2)} s.`;
+    } catch (err) {
+      status.textContent =
+        err.name === "AbortError" ? "Cancelled. The worker was replaced; the other models keep working." : `Failed: ${err.message}`;
+    } finally {
+      await net?.dispose();
+      run.disabled = false;
+      cancel.disabled = true;
+      $("long-spinner").hidden = true;
+    }
+  };
+  cancel.onclick = () => controller?.abort();
+}
+
+let worker = null;
 
 async function start() {
   const t0 = performance.now();
-  $("error").hidden = true;
-  $("loading").hidden = false;
-  $("demo").hidden = true;
   try {
-    const info = await init({ onProgress: showProgress });
+    worker = await createWorker({
+      onProgress: showProgress,
+      onCrash: (err) => {
+        showError($("error"), `Python stopped after a fatal error in the worker (${err.message}). It restarts with your models on the next computation.`);
+      },
+    });
+    window.demo = { worker }; // for the console and the tests
+    const info = worker.info;
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     $("loading").hidden = true;
     $("demo").hidden = false;
     $("ready-text").textContent =
-      `Python ${info.pythonVersion} with numpy ${info.numpyVersion} (Pyodide ${info.pyodideVersion}) ready in ${seconds} s.`;
-    demoModel?.dispose();
-    demoModel = startModelDemo();
-    startCosineDemo();
+      `Python ${info.pythonVersion} with numpy ${info.numpyVersion} (Pyodide ${info.pyodideVersion}) ready in ${seconds} s, in a worker.`;
+    await startModelDemo(worker);
+    await startCosineDemo(worker);
+    startLongDemo(worker);
     document.body.dataset.ready = "true";
   } catch (err) {
     $("loading").hidden = true;
@@ -193,21 +230,5 @@ async function start() {
     console.warn("minimodel init failed", err);
   }
 }
-
-/** After a fatal error: say so, and offer a fresh runtime. */
-onFatalError((err) => {
-  document.body.dataset.ready = "false";
-  $("demo").hidden = true;
-  const error = $("error");
-  error.textContent = `Python stopped working in this page after a fatal error (${err.cause?.message ?? err.message}). `;
-  const restart = document.createElement("button");
-  restart.type = "button";
-  restart.id = "restart";
-  restart.textContent = "Restart Python";
-  restart.onclick = start;
-  error.append(restart);
-  error.hidden = false;
-  restart.focus();
-});
 
 start();

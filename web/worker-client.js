@@ -39,7 +39,9 @@ function checkOptions(options, where) {
 
 /**
  * Start a worker that owns Pyodide; resolves once Python is ready in it.
- * @param {{ onProgress?: (p: import("./loader.js").Progress) => void, maxBatchSize?: number, batchTimeoutMs?: number }} [options]
+ * @param {{ onProgress?: (p: import("./loader.js").Progress) => void, onCrash?: (error: Error) => void,
+ *   maxBatchSize?: number, batchTimeoutMs?: number }} [options]
+ *   onCrash: told when the worker died (a fatal Python error); the next call starts a new one;
  *   maxBatchSize: most predict() calls merged into one message (1 turns batching off; default 64);
  *   batchTimeoutMs: how long a predict() waits for company (default 2).
  * @returns {Promise<WorkerClient>}
@@ -48,15 +50,17 @@ export async function createWorker(options = {}) {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`createWorker: options must be an object; received ${describe(options)}`);
   }
-  const { onProgress, maxBatchSize = 64, batchTimeoutMs = 2 } = options;
-  if (onProgress !== undefined && typeof onProgress !== "function") {
-    throw new TypeError(`createWorker: onProgress must be a function; received ${describe(onProgress)}`);
+  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 2 } = options;
+  for (const [name, value] of [["onProgress", onProgress], ["onCrash", onCrash]]) {
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(`createWorker: ${name} must be a function; received ${describe(value)}`);
+    }
   }
   checkSize(maxBatchSize, "maxBatchSize", "createWorker", 1 << 16);
   if (typeof batchTimeoutMs !== "number" || !(batchTimeoutMs >= 0) || batchTimeoutMs > 60_000) {
     throw new RangeError(`createWorker: batchTimeoutMs must be a Number from 0 to 60000; received ${describe(batchTimeoutMs)}`);
   }
-  const client = new WorkerClient({ onProgress, maxBatchSize, batchTimeoutMs });
+  const client = new WorkerClient({ onProgress, onCrash, maxBatchSize, batchTimeoutMs });
   await client._start();
   return client;
 }
@@ -226,6 +230,11 @@ export class WorkerClient {
       if (entry.worker !== worker) continue;
       this.#settle(entry);
       entry.reject(new Error(`${entry.where}: the minimodel worker stopped (${reason}); the next call starts a new one`));
+    }
+    try {
+      this.#options.onCrash?.(new Error(reason));
+    } catch (error) {
+      console.error("minimodel: an onCrash callback threw", error);
     }
   }
 
