@@ -84,6 +84,10 @@ def run_browser(url: str, quick: bool, refs, log) -> tuple[dict, dict]:
                 r = page.evaluate("([w, c]) => window.bench(w, c)", [workload, contender])
                 workloads.check_all(f"{contender} {workload}", r.pop("outputs"), refs)
                 results.setdefault(workload, {})[contender] = r
+        log("W6 worker: 1000 concurrent predict calls, batching on / off / sequential ...")
+        for mode, r in page.evaluate("() => window.benchWorker()").items():
+            workloads.check_all(f"worker {mode}", r.pop("outputs"), refs)
+            results.setdefault("W6", {})[mode] = r
         context.close()
 
         # onnxruntime-web with 2 threads, for the search workload.
@@ -154,6 +158,32 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def worker_table(results: dict) -> str:
+    rows = results.get("W6", {})
+    if not rows:
+        return ""
+    rate = lambda mode, k="median": 1000 / (rows[mode][k] / 1000)  # noqa: E731 (ms per 1000 calls -> calls/s)
+    lines = [
+        "| worker, 1000 predict(128 -> 10) calls | calls/s (median) | best round | messages per round |",
+        "| --- | --- | --- | --- |",
+    ]
+    labels = {
+        "batched": "concurrent, batching on (maxBatchSize 64, batchTimeoutMs 2: the defaults)",
+        "batched0": "concurrent, batching on (maxBatchSize 64, batchTimeoutMs 0)",
+        "unbatched": "concurrent, batching off (maxBatchSize 1)",
+        "sequential": "awaited one by one (defaults)",
+    }
+    for mode, label in labels.items():
+        messages = rows[mode]["stats"]["messages"] / 11  # 1 checked + 10 timed rounds (plus set-up)
+        lines.append(f"| {label} | {rate(mode):,.0f} | {rate(mode, 'min'):,.0f} | {messages:,.0f} |")
+    lines.append("")
+    for mode in ("batched", "batched0"):
+        ratio = rate(mode) / rate("unbatched")
+        lines.append(f"Batching on ({labels[mode].split('(')[1][:-1]}) vs off: {ratio:.1f}x the throughput "
+                     f"(target >= 5x: {'met' if ratio >= 5 else 'not met'}).")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer visits, skip the slowest plain-JS runs")
@@ -186,6 +216,8 @@ def main() -> int:
     print(f"Results ({time.strftime('%Y-%m-%d')}, {machine}); medians, minimum in brackets:")
     print()
     print(table(results))
+    print()
+    print(worker_table(results))
     args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine,
                                      "unit_of_raw_numbers": "ms", "results": results, "cold_runs_ms": cold}, indent=2) + "\n")
     log(f"wrote {args.json}")

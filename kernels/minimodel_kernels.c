@@ -123,16 +123,15 @@ EXPORT double mm_cosine(const float *a, const float *b, int n) {
     return r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r);
 }
 
-static inline float dot(const float *x, const float *q, int dim) {
-    f4 s0 = splat(0), s1 = s0;
+/* One row's score with exactly the arithmetic of the four-row loop below, so a row's
+ * score never depends on where it sits (equal rows tie exactly). */
+static inline float row_score(const float *x, const float *q, int dim) {
+    f4 s = splat(0);
     int d = 0;
-    for (; d + 8 <= dim; d += 8) {
-        s0 += LOAD(x + d) * LOAD(q + d);
-        s1 += LOAD(x + d + 4) * LOAD(q + d + 4);
-    }
-    float s = hsum(s0 + s1);
-    for (; d < dim; d++) s += x[d] * q[d];
-    return s;
+    for (; d + 4 <= dim; d += 4) s += LOAD(x + d) * LOAD(q + d);
+    float t = hsum(s);
+    for (; d < dim; d++) t += x[d] * q[d];
+    return t;
 }
 
 /* scores[i] = rows[i, :] . q for n rows of dim floats. Four rows at a time share q. */
@@ -155,7 +154,44 @@ EXPORT void mm_scores(const float *rows, const float *q, float *scores, int n, i
         }
         scores[i] = t0; scores[i + 1] = t1; scores[i + 2] = t2; scores[i + 3] = t3;
     }
-    for (; i < n; i++) scores[i] = dot(rows + (size_t)i * dim, q, dim);
+    for (; i < n; i++) scores[i] = row_score(rows + (size_t)i * dim, q, dim);
+}
+
+typedef unsigned int u4 __attribute__((vector_size(16)));
+typedef unsigned int u4u __attribute__((vector_size(16), aligned(2)));
+
+/* Approximate scores from rows stored as bfloat16 (the high half of each float32), for
+ * dim % 8 == 0: half the bytes of mm_scores to read, which is what a search waits on.
+ * qp is the query with each block of 8 reordered as (0, 2, 4, 6, 1, 3, 5, 7), matching
+ * the even and odd halves of each 32-bit word. Callers rescore the candidates exactly. */
+EXPORT void mm_scores_bf16(const unsigned short *rows, const float *qp, float *scores, int n, int dim) {
+    const u4 high = {0xFFFF0000u, 0xFFFF0000u, 0xFFFF0000u, 0xFFFF0000u};
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const unsigned short *r0 = rows + (size_t)i * dim, *r1 = r0 + dim, *r2 = r1 + dim, *r3 = r2 + dim;
+        f4 a0 = splat(0), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        for (int d = 0; d < dim; d += 8) {
+            f4 qe = LOAD(qp + d), qo = LOAD(qp + d + 4);
+            u4 v0 = *(const u4u *)(r0 + d), v1 = *(const u4u *)(r1 + d);
+            u4 v2 = *(const u4u *)(r2 + d), v3 = *(const u4u *)(r3 + d);
+            a0 += (f4)(v0 << 16) * qe; a1 += (f4)(v0 & high) * qo;
+            b0 += (f4)(v1 << 16) * qe; b1 += (f4)(v1 & high) * qo;
+            c0 += (f4)(v2 << 16) * qe; c1 += (f4)(v2 & high) * qo;
+            d0 += (f4)(v3 << 16) * qe; d1 += (f4)(v3 & high) * qo;
+        }
+        scores[i] = hsum(a0 + a1); scores[i + 1] = hsum(b0 + b1);
+        scores[i + 2] = hsum(c0 + c1); scores[i + 3] = hsum(d0 + d1);
+    }
+    for (; i < n; i++) {
+        const unsigned short *r = rows + (size_t)i * dim;
+        f4 a0 = splat(0), a1 = a0;
+        for (int d = 0; d < dim; d += 8) {
+            u4 v = *(const u4u *)(r + d);
+            a0 += (f4)(v << 16) * LOAD(qp + d);
+            a1 += (f4)(v & high) * LOAD(qp + d + 4);
+        }
+        scores[i] = hsum(a0 + a1);
+    }
 }
 
 /* The k best of scores[0..n) (k <= n), best first; ties go to the lower index.

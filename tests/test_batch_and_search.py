@@ -196,3 +196,37 @@ def test_bridge_sessions_use_their_buffers():
     inputs.array[:4] = [3, 4, 0, 0]
     normalize_scratch(4, 2)
     np.testing.assert_allclose(outputs.array[:4], [0.6, 0.8, 0, 0], rtol=1e-6)
+
+
+def test_bfloat16_rounding():
+    from minimodel.index import to_bfloat16
+
+    values = np.array([1.0, 1 + 2**-8, 1 + 3 * 2**-8, -2.0, 1 + 2**-7 + 2**-8, 3.0e38, 0.0, -0.0], np.float32)
+    assert to_bfloat16(values).tolist() == [0x3F80, 0x3F80, 0x3F82, 0xC000, 0x3F82, 0x7F62, 0x0000, 0x8000]
+
+
+@pytest.mark.parametrize("layout", ["random", "clustered", "duplicates"])
+def test_two_pass_search_equals_the_exact_scan(layout, backend):
+    """The bfloat16 first pass (large indexes, with kernels) must not change any result."""
+    from minimodel import _kernels
+    from minimodel.index import _top_k
+
+    rng = np.random.default_rng(len(layout))
+    n, dim = 20_000, 64
+    if layout == "random":
+        rows = rng.standard_normal((n, dim))
+    elif layout == "clustered":  # many near-ties around a few centres
+        centres = rng.standard_normal((5, dim))
+        rows = centres[rng.integers(0, 5, n)] + 1e-3 * rng.standard_normal((n, dim))
+    else:  # exact duplicates: ties must go to the lower index
+        rows = np.repeat(rng.standard_normal((50, dim)), n // 50, axis=0)
+    index = EmbeddingIndex(dim)
+    index.add(rows.astype(np.float32))
+    for query in [rows[123], rng.standard_normal(dim), np.zeros(dim)]:
+        for k in (1, 10, 200):
+            indices, scores = index.search(query.astype(np.float32), k)
+            unit = normalize_rows(query.astype(np.float32)[None, :])[0]
+            want_i, want_s = np.empty(k, np.int32), np.empty(k, np.float32)
+            _top_k(_kernels.active(), index.rows, unit, want_i, want_s)
+            np.testing.assert_array_equal(indices, want_i)
+            np.testing.assert_array_equal(scores, want_s)

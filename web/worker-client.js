@@ -444,7 +444,16 @@ export class RemoteModel {
    *   x's memory instead of copying it (x must be a Float32Array; it is detached)
    * @returns {Promise<Float32Array>}
    */
-  async predict(x, options = {}) {
+  predict(x, options = {}) {
+    // Not an async function: the batched path hands back its own promise (one tick less).
+    try {
+      return this.#predict(x, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #predict(x, options) {
     const where = this.#check("predict");
     const { signal, transfer = false } = checkOptions(options, where);
     checkVector(x, "x", where, this.#sizes[0], "the model's inputSize");
@@ -462,8 +471,7 @@ export class RemoteModel {
     }
     if (!this.#client.batching) {
       this.#client._count(1, false);
-      const y = await this.#client._call(where, "predict", () => [[this._id, row], []], signal);
-      return checkFiniteOutput(y, where);
+      return this.#client._call(where, "predict", () => [[this._id, row], []], signal).then((y) => checkFiniteOutput(y, where));
     }
     return new Promise((resolve, reject) => {
       const request = { x: row, resolve, reject, settled: false, entryWorker: null, signal };

@@ -155,5 +155,39 @@ window.bench = async (workload, contender) => {
   return { ...timing, outputs };
 };
 
+/**
+ * 1000 concurrent predict(128 -> 10) calls through a worker, with micro-batching on and
+ * off, and 1000 calls awaited one by one. Returns ms per round of 1000 calls.
+ */
+window.benchWorker = async () => {
+  const [x, W, b] = [await load("w1_x"), await load("w1_w"), await load("w1_b")];
+  const modes = {
+    batched: { maxBatchSize: 64, batchTimeoutMs: 2, sequential: false },
+    batched0: { maxBatchSize: 64, batchTimeoutMs: 0, sequential: false },
+    unbatched: { maxBatchSize: 1, batchTimeoutMs: 0, sequential: false },
+    sequential: { maxBatchSize: 64, batchTimeoutMs: 2, sequential: true },
+  };
+  const results = {};
+  for (const [name, mode] of Object.entries(modes)) {
+    const worker = await mm.createWorker({ maxBatchSize: mode.maxBatchSize, batchTimeoutMs: mode.batchTimeoutMs });
+    const model = await worker.createModel(128, 10);
+    await model.loadWeights(W, b);
+    const inputs = Array.from({ length: 1000 }, () => x);
+    const round = async () => {
+      if (mode.sequential) {
+        let y;
+        for (const input of inputs) y = await model.predict(input);
+        return y;
+      }
+      return (await Promise.all(inputs.map((input) => model.predict(input))))[999];
+    };
+    const first = await round();
+    const timing = await time(round, 1, 10, true);
+    results[name] = { ...timing, outputs: { w1: Array.from(first) }, stats: worker.stats() };
+    await worker.terminate();
+  }
+  return results;
+};
+
 await mm.init();
 window.benchReady = true;

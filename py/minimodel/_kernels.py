@@ -32,6 +32,7 @@ class Kernels:
         self.linear = _sig(lib.mm_linear, None, [_p, _p, _p, _p, _i, _i, _i, _i])
         self.cosine = _sig(lib.mm_cosine, ctypes.c_double, [_p, _p, _i])
         self.scores = _sig(lib.mm_scores, None, [_p, _p, _p, _i, _i])
+        self.scores_bf16 = _sig(lib.mm_scores_bf16, None, [_p, _p, _p, _i, _i])
         self.topk = _sig(lib.mm_topk, None, [_p, _i, _i, _p, _p])
 
 

@@ -13,6 +13,23 @@ from ._checks import MAX_INDEX_VALUES, as_batch, as_vector, check_size, describe
 _CHUNK_ROWS = 4096
 #: Up to this k, the kernel's one-pass selection; above it, a stable sort of all scores.
 _KERNEL_TOPK_MAX = 256
+#: From this many rows on, searches scan a bfloat16 copy first (half the bytes to read).
+_BF16_MIN_ROWS = 4096
+#: |exact - approximate| score bound for unit vectors: bfloat16 rounding (2**-8 relative,
+#: so at most 2**-8 by Cauchy-Schwarz) plus float32 summation error, with room to spare.
+_BF16_SCORE_ERROR = 2.0**-8 + 1e-4
+
+
+def to_bfloat16(rows: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 bits (uint16), rounded to nearest even. Values must be finite."""
+    bits = rows.view(np.uint32)
+    return ((bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)).astype(np.uint16)
+
+
+def _bf16_query(unit_query: np.ndarray) -> np.ndarray:
+    """The query reordered per block of 8 as (0, 2, 4, 6, 1, 3, 5, 7), as mm_scores_bf16 reads it."""
+    blocks = unit_query.reshape(-1, 8)
+    return np.ascontiguousarray(np.concatenate([blocks[:, 0::2], blocks[:, 1::2]], axis=1).ravel())
 
 
 def normalize_rows_inplace(rows: np.ndarray) -> np.ndarray:
@@ -61,6 +78,10 @@ class EmbeddingIndex:
     def __init__(self, dim: int) -> None:
         self.dim = check_size(dim, "dim")
         self._rows = np.zeros((0, self.dim), dtype=np.float32)
+        # A bfloat16 copy lets a search read half the bytes, then rescore the few
+        # candidates exactly (see search_into); for dims the kernel can read (multiples of 8).
+        self._bf16 = self.dim % 8 == 0
+        self._rows16 = np.zeros((0, self.dim), dtype=np.uint16)
         self._size = 0
 
     def __repr__(self) -> str:
@@ -92,11 +113,19 @@ class EmbeddingIndex:
             grown = np.empty((capacity, self.dim), dtype=np.float32)
             grown[: self._size] = self._rows[: self._size]
             self._rows = grown
+            if self._bf16:
+                grown16 = np.empty((capacity, self.dim), dtype=np.uint16)
+                grown16[: self._size] = self._rows16[: self._size]
+                self._rows16 = grown16
         return self._rows[self._size : needed]
 
     def commit_rows(self, count: int) -> None:
         """Normalise the ``count`` rows written into the slot from ``reserve_rows`` and keep them."""
-        normalize_rows_inplace(self._rows[self._size : self._size + count])
+        new_rows = normalize_rows_inplace(self._rows[self._size : self._size + count])
+        if self._bf16:
+            for start in range(0, count, _CHUNK_ROWS):
+                chunk = new_rows[start : start + _CHUNK_ROWS]
+                self._rows16[self._size + start : self._size + start + chunk.shape[0]] = to_bfloat16(chunk)
         self._size += count
 
     def add(self, vectors: Any) -> None:
@@ -123,16 +152,50 @@ class EmbeddingIndex:
         count = indices.shape[0]
         if count == 0:
             return
-        all_scores = np.empty(self._size, dtype=np.float32)
         kernels = _kernels.active()
         rows = self._rows[: self._size]
-        if kernels is not None:
-            kernels.scores(_kernels.ptr(rows), _kernels.ptr(unit_query), _kernels.ptr(all_scores), self._size, self.dim)
-        else:
-            np.matmul(rows, unit_query, out=all_scores)
-        if kernels is not None and count <= _KERNEL_TOPK_MAX:
-            kernels.topk(_kernels.ptr(all_scores), self._size, count, _kernels.ptr(indices), _kernels.ptr(scores))
-        else:
-            order = np.argsort(-all_scores, kind="stable")[:count]
-            indices[:] = order
-            scores[:] = all_scores[order]
+        if kernels is not None and self._bf16 and self._size >= _BF16_MIN_ROWS and count <= _KERNEL_TOPK_MAX:
+            if self._search_bf16(kernels, unit_query, indices, scores):
+                return
+        _top_k(kernels, rows, unit_query, indices, scores)
+
+    def _search_bf16(self, kernels: _kernels.Kernels, unit_query: np.ndarray, indices: np.ndarray,
+                     scores: np.ndarray) -> bool:
+        """Exact top-k in two passes: approximate scores from the bfloat16 copy, then
+        exact float32 scores for every row that could still be in the top k.
+
+        If the k-th best approximate score is t, a row whose approximate score is below
+        t - 2e (e bounds |exact - approximate|) has k rows exactly better than it, so it
+        cannot be in the top k. Returns False (caller scans exactly) if too many rows remain.
+        """
+        count, size = indices.shape[0], self._size
+        approx = np.empty(size, dtype=np.float32)
+        kernels.scores_bf16(_kernels.ptr(self._rows16), _kernels.ptr(_bf16_query(unit_query)),
+                            _kernels.ptr(approx), size, self.dim)
+        best_index = np.empty(count, dtype=np.int32)
+        best_score = np.empty(count, dtype=np.float32)
+        kernels.topk(_kernels.ptr(approx), size, count, _kernels.ptr(best_index), _kernels.ptr(best_score))
+        candidates = np.flatnonzero(approx >= best_score[-1] - 2 * _BF16_SCORE_ERROR)
+        if candidates.shape[0] > size // 8:
+            return False
+        local_indices = np.empty(count, dtype=np.int32)
+        _top_k(kernels, self._rows[candidates], unit_query, local_indices, scores)
+        indices[:] = candidates[local_indices]  # candidates ascend: ties still go to the lower index
+        return True
+
+
+def _top_k(kernels: _kernels.Kernels | None, rows: np.ndarray, unit_query: np.ndarray,
+           indices: np.ndarray, scores: np.ndarray) -> None:
+    """Exact float32 scores of every row, and the best len(indices) of them."""
+    count, n = indices.shape[0], rows.shape[0]
+    all_scores = np.empty(n, dtype=np.float32)
+    if kernels is not None:
+        kernels.scores(_kernels.ptr(rows), _kernels.ptr(unit_query), _kernels.ptr(all_scores), n, rows.shape[1])
+    else:
+        np.matmul(rows, unit_query, out=all_scores)
+    if kernels is not None and count <= _KERNEL_TOPK_MAX:
+        kernels.topk(_kernels.ptr(all_scores), n, count, _kernels.ptr(indices), _kernels.ptr(scores))
+    else:
+        order = np.argsort(-all_scores, kind="stable")[:count]
+        indices[:] = order
+        scores[:] = all_scores[order]
