@@ -261,3 +261,31 @@ def test_feed_forward_index_cosine_and_transfer_through_the_worker(wpage):
     assert (got["transferred"], got["size"], got["indices"][0]) == (True, 50, 2)
     assert got["types"] == ["Int32Array", "Float32Array"]
     assert got["cos"] == pytest.approx(2**-0.5) and got["unit"] == pytest.approx([0.6, 0.8])
+
+
+def test_calls_within_the_batch_window_travel_together(api):
+    got = api.evaluate(
+        """async () => {
+          const w = await mm.createWorker({ maxBatchSize: 3, batchTimeoutMs: 40 });
+          const model = await w.createModel(2, 1);
+          await model.loadWeights([1, 1]);
+          const before = w.stats();
+          const a = model.predict([1, 2]);                      // opens the window
+          await new Promise((r) => setTimeout(r, 5));
+          const b = model.predict([3, 4]);                      // another task, same window
+          const [ya, yb] = [Array.from(await a), Array.from(await b)];
+          const mid = w.stats();
+          const burst = await Promise.all([1, 2, 3, 4].map((v) => model.predict([v, v])));  // 3 + 1
+          const after = w.stats();
+          await w.terminate();
+          return { ya, yb, window: [mid.batches - before.batches, mid.batchedRequests - before.batchedRequests],
+                   burst: burst.map((y) => y[0]), burstBatches: after.batches - mid.batches };
+        }"""
+    )
+    assert got["ya"] == [3] and got["yb"] == [7]
+    assert got["window"] == [1, 2]
+    assert got["burst"] == [2, 4, 6, 8] and got["burstBatches"] == 2
+    with pytest.raises(Exception, match="maxBatchSize must be a positive integer Number; received number 0"):
+        api.evaluate("() => mm.createWorker({ maxBatchSize: 0 })")
+    with pytest.raises(Exception, match="batchTimeoutMs must be a Number from 0 to 60000; received number -1"):
+        api.evaluate("() => mm.createWorker({ batchTimeoutMs: -1 })")

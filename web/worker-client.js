@@ -43,14 +43,15 @@ function checkOptions(options, where) {
  *   maxBatchSize?: number, batchTimeoutMs?: number }} [options]
  *   onCrash: told when the worker died (a fatal Python error); the next call starts a new one;
  *   maxBatchSize: most predict() calls merged into one message (1 turns batching off; default 64);
- *   batchTimeoutMs: how long a predict() waits for company (default 2).
+ *   batchTimeoutMs: how long a predict() waits for company. The default, 0, merges the calls
+ *   made in the same task (a burst such as Promise.all) and adds no latency to a lone call.
  * @returns {Promise<WorkerClient>}
  */
 export async function createWorker(options = {}) {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`createWorker: options must be an object; received ${describe(options)}`);
   }
-  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 2 } = options;
+  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 0 } = options;
   for (const [name, value] of [["onProgress", onProgress], ["onCrash", onCrash]]) {
     if (value !== undefined && typeof value !== "function") {
       throw new TypeError(`createWorker: ${name} must be a function; received ${describe(value)}`);

@@ -162,10 +162,10 @@ window.bench = async (workload, contender) => {
 window.benchWorker = async () => {
   const [x, W, b] = [await load("w1_x"), await load("w1_w"), await load("w1_b")];
   const modes = {
-    batched: { maxBatchSize: 64, batchTimeoutMs: 2, sequential: false },
-    batched0: { maxBatchSize: 64, batchTimeoutMs: 0, sequential: false },
+    batched: { maxBatchSize: 64, batchTimeoutMs: 0, sequential: false },
+    batched2: { maxBatchSize: 64, batchTimeoutMs: 2, sequential: false },
     unbatched: { maxBatchSize: 1, batchTimeoutMs: 0, sequential: false },
-    sequential: { maxBatchSize: 64, batchTimeoutMs: 2, sequential: true },
+    sequential: { maxBatchSize: 64, batchTimeoutMs: 0, sequential: true },
   };
   const results = {};
   for (const [name, mode] of Object.entries(modes)) {
