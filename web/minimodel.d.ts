@@ -91,3 +91,58 @@ export function getPyodide(): any;
 
 /** Live PyProxy count (as Pyodide's tests count them), wasm heap size, SIMD kernels in use. */
 export function debugStats(): { liveProxies: number; heapBytes: number; kernels: boolean };
+
+export interface WorkerOptions {
+  onProgress?: (progress: Progress) => void;
+  /** Told when the worker died (a fatal Python error); the next call starts a new one. */
+  onCrash?: (error: Error) => void;
+  /** Most predict() calls merged into one message; 1 turns batching off. Default 64. */
+  maxBatchSize?: number;
+  /** How long a predict() waits for company; 0 (default) merges same-task bursts. */
+  batchTimeoutMs?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface RemoteModel {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly sizes: number[];
+  /** transfer: take over x's memory instead of copying it (x is detached). */
+  predict(x: NumericInput, options?: CallOptions & { transfer?: boolean }): Promise<Float32Array>;
+  predictBatch(inputs: NumericInput, batch: number, options?: CallOptions): Promise<Float32Array>;
+  loadWeights(weights: NumericInput, bias?: NumericInput | null): Promise<void>;
+  loadLayer(index: number, weights: NumericInput, bias?: NumericInput | null): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export interface RemoteIndex {
+  readonly dim: number;
+  readonly size: number;
+  add(vectors: NumericInput, options?: CallOptions): Promise<void>;
+  search(query: NumericInput, k: number, options?: CallOptions): Promise<{ indices: Int32Array; scores: Float32Array }>;
+  dispose(): Promise<void>;
+}
+
+export interface WorkerClient {
+  readonly info: RuntimeInfo;
+  createModel(inputSize: number, outputSize: number): Promise<RemoteModel>;
+  createFeedForward(sizes: number[]): Promise<RemoteModel>;
+  createIndex(dim: number): Promise<RemoteIndex>;
+  cosineSimilarity(a: NumericInput, b: NumericInput, options?: CallOptions): Promise<number>;
+  normalizeRows(vectors: NumericInput, dim: number, options?: CallOptions): Promise<Float32Array>;
+  stats(): {
+    requests: number; messages: number; batches: number; batchedRequests: number;
+    restarts: number; crashes: number; pending: number;
+  };
+  debugStats(): Promise<{ liveProxies: number; heapBytes: number; kernels: boolean; objects: number }>;
+  terminate(): Promise<void>;
+}
+
+/** Start a module worker that owns Pyodide; resolves once Python is ready in it. */
+export function createWorker(options?: WorkerOptions): Promise<WorkerClient>;
+
+/** The size limits the API enforces (after init()). */
+export function limits(): { maxDim: number; maxParameters: number; maxValues: number };
