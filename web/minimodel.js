@@ -14,7 +14,14 @@
 // lives for the whole session (a fixed handful made by init()).
 
 import { loadRuntime } from "./loader.js";
-import { checkFiniteOutput, checkSize, checkVector, describe } from "./validate.js";
+import {
+  checkFeedForwardSizes,
+  checkFiniteOutput,
+  checkLayerSizes,
+  checkSize,
+  checkVector,
+  describe,
+} from "./validate.js";
 
 export { createWorker } from "./worker-client.js";
 
@@ -250,18 +257,6 @@ function checkArraySize(count, where, what) {
   }
 }
 
-function checkLayerSizes(sizes, where, maxDim, maxParameters) {
-  for (let i = 0; i < sizes.length; i++) checkSize(sizes[i], `sizes[${i}]`, where, maxDim);
-  for (let i = 0; i + 1 < sizes.length; i++) {
-    if (sizes[i] * sizes[i + 1] > maxParameters) {
-      throw new RangeError(
-        `${where}: a ${sizes[i + 1]} x ${sizes[i]} layer has ${sizes[i] * sizes[i + 1]} weights; ` +
-          `at most ${maxParameters} (${(maxParameters * 4) / 2 ** 20} MiB) fit in browser memory`,
-      );
-    }
-  }
-}
-
 const STATE = Symbol("minimodel state");
 const STALE = "it belongs to a Python runtime that stopped after a fatal error; create it again after init()";
 
@@ -351,14 +346,7 @@ export class MiniModel extends Model {
    */
   constructor(inputSize, outputSize) {
     const rt = ready("new MiniModel");
-    checkSize(inputSize, "inputSize", "new MiniModel", rt.maxDim);
-    checkSize(outputSize, "outputSize", "new MiniModel", rt.maxDim);
-    if (inputSize * outputSize > rt.maxParameters) {
-      throw new RangeError(
-        `new MiniModel: a ${outputSize} x ${inputSize} model has ${inputSize * outputSize} weights; ` +
-          `at most ${rt.maxParameters} (${(rt.maxParameters * 4) / 2 ** 20} MiB) fit in browser memory`,
-      );
-    }
+    checkLayerSizes([inputSize, outputSize], "new MiniModel", rt, ["inputSize", "outputSize"]);
     super("MiniModel", [inputSize, outputSize], callPython("new MiniModel", rt.newMiniModel, inputSize, outputSize));
   }
 
@@ -418,13 +406,7 @@ export class FeedForward extends Model {
   constructor(sizes) {
     const rt = ready("new FeedForward");
     const where = "new FeedForward";
-    if (!Array.isArray(sizes)) {
-      throw new TypeError(`${where}: sizes must be an Array of layer sizes; received ${describe(sizes)}`);
-    }
-    if (sizes.length < 2) {
-      throw new RangeError(`${where}: sizes must list at least 2 sizes (inputs and outputs); received ${sizes.length}`);
-    }
-    checkLayerSizes(sizes, where, rt.maxDim, rt.maxParameters);
+    checkFeedForwardSizes(sizes, where, rt);
     super("FeedForward", [...sizes], callPython(where, rt.newFeedForward, ...sizes));
   }
 

@@ -131,3 +131,36 @@ export function checkFiniteOutput(values, where, first = 0) {
   }
   return values;
 }
+
+/**
+ * Check the layer sizes of a model: each a positive integer Number up to limits.maxDim,
+ * and no layer with more than limits.maxParameters weights. `names` gives the size
+ * parameters' names (MiniModel: inputSize, outputSize); otherwise they are sizes[i].
+ * @param {unknown[]} sizes
+ * @param {string} where
+ * @param {{ maxDim: number, maxParameters: number }} limits
+ * @param {string[] | null} [names]
+ */
+export function checkLayerSizes(sizes, where, limits, names = null) {
+  sizes.forEach((size, i) => checkSize(size, names ? names[i] : `sizes[${i}]`, where, limits.maxDim));
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    const count = sizes[i] * sizes[i + 1];
+    if (count > limits.maxParameters) {
+      throw new RangeError(
+        `${where}: a ${sizes[i + 1]} x ${sizes[i]} ${names ? "model" : "layer"} has ${count} weights; ` +
+          `at most ${limits.maxParameters} (${(limits.maxParameters * 4) / 2 ** 20} MiB) fit in browser memory`,
+      );
+    }
+  }
+}
+
+/** FeedForward's sizes: an Array of at least two layer sizes (see checkLayerSizes). */
+export function checkFeedForwardSizes(sizes, where, limits) {
+  if (!Array.isArray(sizes)) {
+    throw new TypeError(`${where}: sizes must be an Array of layer sizes; received ${describe(sizes)}`);
+  }
+  if (sizes.length < 2) {
+    throw new RangeError(`${where}: sizes must list at least 2 sizes (inputs and outputs); received ${sizes.length}`);
+  }
+  checkLayerSizes(sizes, where, limits);
+}

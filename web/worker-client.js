@@ -6,7 +6,14 @@
 // model is rebuilt from the weights this side keeps. Arguments are checked here first,
 // with the main-thread API's messages, so one bad request never fails a batch.
 
-import { checkFiniteOutput, checkSize, checkVector, describe } from "./validate.js";
+import {
+  checkFeedForwardSizes,
+  checkFiniteOutput,
+  checkLayerSizes,
+  checkSize,
+  checkVector,
+  describe,
+} from "./validate.js";
 
 /** @typedef {Float32Array | Float64Array | number[]} NumericInput */
 
@@ -271,14 +278,7 @@ export class WorkerClient {
    */
   async createModel(inputSize, outputSize) {
     const limits = this._live("new MiniModel");
-    checkSize(inputSize, "inputSize", "new MiniModel", limits.maxDim);
-    checkSize(outputSize, "outputSize", "new MiniModel", limits.maxDim);
-    if (inputSize * outputSize > limits.maxParameters) {
-      throw new RangeError(
-        `new MiniModel: a ${outputSize} x ${inputSize} model has ${inputSize * outputSize} weights; ` +
-          `at most ${limits.maxParameters} (${(limits.maxParameters * 4) / 2 ** 20} MiB) fit in browser memory`,
-      );
-    }
+    checkLayerSizes([inputSize, outputSize], "new MiniModel", limits, ["inputSize", "outputSize"]);
     return this.#create(new RemoteModel(this, "MiniModel", [inputSize, outputSize]));
   }
 
@@ -287,21 +287,7 @@ export class WorkerClient {
    * @param {number[]} sizes @returns {Promise<RemoteModel>}
    */
   async createFeedForward(sizes) {
-    const limits = this._live("new FeedForward");
-    const where = "new FeedForward";
-    if (!Array.isArray(sizes)) throw new TypeError(`${where}: sizes must be an Array of layer sizes; received ${describe(sizes)}`);
-    if (sizes.length < 2) {
-      throw new RangeError(`${where}: sizes must list at least 2 sizes (inputs and outputs); received ${sizes.length}`);
-    }
-    sizes.forEach((s, i) => checkSize(s, `sizes[${i}]`, where, limits.maxDim));
-    for (let i = 0; i + 1 < sizes.length; i++) {
-      if (sizes[i] * sizes[i + 1] > limits.maxParameters) {
-        throw new RangeError(
-          `${where}: a ${sizes[i + 1]} x ${sizes[i]} layer has ${sizes[i] * sizes[i + 1]} weights; ` +
-            `at most ${limits.maxParameters} (${(limits.maxParameters * 4) / 2 ** 20} MiB) fit in browser memory`,
-        );
-      }
-    }
+    checkFeedForwardSizes(sizes, "new FeedForward", this._live("new FeedForward"));
     return this.#create(new RemoteModel(this, "FeedForward", [...sizes]));
   }
 
