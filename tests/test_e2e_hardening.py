@@ -88,6 +88,7 @@ def test_memory_error_becomes_a_clear_js_error_and_the_page_goes_on(browser, bas
         """async () => {
           const mm = await import('./minimodel.js');
           await mm.init();
+          const proxiesBefore = mm.debugStats().liveProxies;
           const models = [];
           let error = null;
           try { for (let i = 0; i < 40; i++) models.push(new mm.MiniModel(8192, 8192)); }
@@ -97,7 +98,7 @@ def test_memory_error_becomes_a_clear_js_error_and_the_page_goes_on(browser, bas
           const m = new mm.MiniModel(4, 2);
           const y = Array.from(m.predict([1, 2, 3, 4]));
           m.dispose();
-          return { error, made, y };
+          return { error, made, y, proxies: [proxiesBefore, mm.debugStats().liveProxies] };
         }"""
     )
     error = result["error"]
@@ -106,6 +107,7 @@ def test_memory_error_becomes_a_clear_js_error_and_the_page_goes_on(browser, bas
     assert error["message"].startswith("new MiniModel: out of memory: the browser could not give Python more")
     assert "Unable to allocate 256. MiB" in error["message"] and "Traceback" not in error["message"]
     np.testing.assert_allclose(result["y"], [0.1, 0.1], rtol=1e-6)
+    assert result["proxies"][0] == result["proxies"][1]
     watch.assert_clean()
     context.close()
 

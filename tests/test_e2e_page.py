@@ -228,10 +228,12 @@ def test_site_works_from_a_sub_path(browser, dist, tmp_path):
     server, url = start_in_thread(tmp_path)
     try:
         context, page, watch = open_app(browser, url + "some/sub%20path/")
+        before = page.evaluate(LIVE_PROXIES)
         page.click("#reset")
         x = slider_values(page)
         assert_outputs(page, np.full(OUTPUTS, max(0.0, 0.01 * float(x.astype(np.float64).sum()))))
         assert all("/some/sub%20path/" in u for u in watch.requests if not u.endswith("favicon.ico"))
+        assert page.evaluate(LIVE_PROXIES) == before
         watch.assert_clean()
         context.close()
     finally:

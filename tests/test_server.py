@@ -26,6 +26,7 @@ def get(base_url: str, path: str, method: str = "GET"):
         ("/", "text/html; charset=utf-8"),
         ("/index.html", "text/html; charset=utf-8"),
         ("/minimodel.js", "text/javascript; charset=utf-8"),
+        ("/worker.js", "text/javascript; charset=utf-8"),
         ("/pyodide.mjs", "text/javascript; charset=utf-8"),
         ("/pyodide.asm.wasm", "application/wasm"),
         ("/pyodide-lock.json", "application/json"),
