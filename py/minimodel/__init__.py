@@ -12,6 +12,7 @@ from .index import EmbeddingIndex, normalize_rows
 from .layers import FeedForward
 from .model import MiniModel
 from .similarity import cosine_similarity
+from .weights import WeightsFileError
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,7 @@ __all__ = [
     "EmbeddingIndex",
     "cosine_similarity",
     "normalize_rows",
+    "WeightsFileError",
     "MAX_DIM",
     "MAX_PARAMETERS",
     "MAX_INDEX_VALUES",

@@ -143,6 +143,42 @@ class FeedForward:
     def __repr__(self) -> str:
         return f"FeedForward({self.sizes})"
 
+    @classmethod
+    def from_layers(cls, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> FeedForward:
+        """A network from ``[(weights (out, in), bias (out,)), ...]`` float32 arrays (adopted)."""
+        net = cls.__new__(cls)
+        net.sizes = [check_size(layers[0][0].shape[1], "sizes[0]")]
+        for i, (weight, _) in enumerate(layers):
+            net.sizes.append(check_size(weight.shape[0], f"sizes[{i + 1}]"))
+            check_parameter_count(net.sizes[i], net.sizes[i + 1])
+        net.layers = [Linear(np.ascontiguousarray(w, np.float32), np.ascontiguousarray(b, np.float32)) for w, b in layers]
+        return net
+
+    @classmethod
+    def from_safetensors(cls, data: Any) -> FeedForward:
+        """Load a ``.safetensors`` file (bytes): ``fc1.weight`` [out, in], ``fc1.bias`` [out], ...
+
+        >>> net = FeedForward([3, 2, 1])
+        >>> FeedForward.from_safetensors(net.save_safetensors()).sizes
+        [3, 2, 1]
+        """
+        from .weights import layers_from_tensors, read_safetensors
+
+        return cls.from_layers(layers_from_tensors(read_safetensors(data)))
+
+    @classmethod
+    def from_npz(cls, data: Any) -> FeedForward:
+        """Load an ``.npz`` file (bytes) with the same tensor names; pickles are refused."""
+        from .weights import layers_from_tensors, read_npz
+
+        return cls.from_layers(layers_from_tensors(read_npz(data)))
+
+    def save_safetensors(self) -> bytes:
+        """The weights as a ``.safetensors`` file: ``fc1.weight``, ``fc1.bias``, ... in float32."""
+        from .weights import write_safetensors
+
+        return write_safetensors([(layer.weights, layer.bias) for layer in self.layers])
+
     @property
     def input_size(self) -> int:
         return self.sizes[0]

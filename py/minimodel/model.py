@@ -33,6 +33,40 @@ class MiniModel:
     def __repr__(self) -> str:
         return f"MiniModel(input_size={self.input_size}, output_size={self.output_size})"
 
+    @classmethod
+    def _from_layers(cls, layers: list[tuple[np.ndarray, np.ndarray]]) -> MiniModel:
+        from .weights import WeightsFileError
+
+        if len(layers) != 1:
+            raise WeightsFileError(f"a MiniModel has one layer; the file has {len(layers)}")
+        (weight, bias), = layers
+        model = cls.__new__(cls)
+        model.input_size = check_size(weight.shape[1], "input_size")
+        model.output_size = check_size(weight.shape[0], "output_size")
+        check_parameter_count(model.input_size, model.output_size)
+        model.layer = Linear(weight, bias)
+        return model
+
+    @classmethod
+    def from_safetensors(cls, data: Any) -> MiniModel:
+        """Load a one-layer ``.safetensors`` file (``<name>.weight`` [out, in], ``<name>.bias``)."""
+        from .weights import layers_from_tensors, read_safetensors
+
+        return cls._from_layers(layers_from_tensors(read_safetensors(data)))
+
+    @classmethod
+    def from_npz(cls, data: Any) -> MiniModel:
+        """Load a one-layer ``.npz`` file; pickles are refused."""
+        from .weights import layers_from_tensors, read_npz
+
+        return cls._from_layers(layers_from_tensors(read_npz(data)))
+
+    def save_safetensors(self) -> bytes:
+        """The weights as a ``.safetensors`` file (``fc1.weight``, ``fc1.bias``)."""
+        from .weights import write_safetensors
+
+        return write_safetensors([(self.layer.weights, self.layer.bias)])
+
     @property
     def weights(self) -> np.ndarray:
         """The ``(output_size, input_size)`` float32 weights (read them; use load_weights to change)."""
