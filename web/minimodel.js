@@ -14,6 +14,7 @@
 // lives for the whole session (a fixed handful made by init()).
 
 import { loadRuntime } from "./loader.js";
+import { readWeightSource } from "./weight-source.js";
 import {
   checkFeedForwardSizes,
   checkFiniteOutput,
@@ -24,6 +25,7 @@ import {
 } from "./validate.js";
 
 export { createWorker } from "./worker-client.js";
+export { MAX_WEIGHT_FILE_BYTES } from "./weight-source.js";
 
 /** @typedef {import("./loader.js").Progress} Progress */
 /** @typedef {Float32Array | Float64Array | number[]} NumericInput */
@@ -96,6 +98,7 @@ async function start() {
     IndexSession: bridge.IndexSession,
     newMiniModel: null,
     newFeedForward: null,
+    modelFromFile: null,
     cosineScratch: bridge.cosine_scratch,
     normalizeScratch: bridge.normalize_scratch,
     kernelsActive: bridge.kernels_active,
@@ -112,6 +115,7 @@ async function start() {
   };
   state.newMiniModel = state.ModelSession.mini;
   state.newFeedForward = state.ModelSession.feed_forward;
+  state.modelFromFile = state.ModelSession.from_file;
   // Pyodide calls this when the interpreter can no longer be trusted (a wasm trap, an
   // abort): from then on every call fails clearly until init() starts a new runtime.
   pyodide._api.on_fatal = (error) => markFatal(state, error);
@@ -220,6 +224,9 @@ function toJsError(err, where) {
   if (type === "TypeError") error = new TypeError(`${where}: ${text}`);
   else if (type === "ValueError" || type === "IndexError" || type === "OverflowError") {
     error = new RangeError(`${where}: ${text}`);
+  } else if (type === "WeightsFileError") {
+    error = new Error(`${where}: the weight file cannot be loaded: ${text}`);
+    error.name = "WeightsFileError";
   } else if (type.endsWith("MemoryError")) {
     // numpy raises its own MemoryError subclass, e.g. "Unable to allocate 256. MiB for an array ..."
     error = new RangeError(`${where}: out of memory: the browser could not give Python more (${text})`);
@@ -334,6 +341,20 @@ class Model {
   }
 }
 
+/** A MiniModel or FeedForward built by Python from a weight file's bytes. */
+function modelFromBytes(Class, name, bytes) {
+  const rt = ready(`${name}.load`);
+  const session = callPython(`${name}.load`, rt.modelFromFile, bytes, bytes.length, name);
+  const sizesText = session.sizes_text;
+  let sizes;
+  try {
+    sizes = sizesText().split(",").map(Number);
+  } finally {
+    sizesText.destroy();
+  }
+  return Reflect.construct(Model, [name, sizes, session], Class);
+}
+
 /**
  * One Linear layer + ReLU: `relu(W @ x + b)` with W of shape outputSize x inputSize
  * (row-major), computed in Python (numpy, with WebAssembly SIMD kernels behind it).
@@ -348,6 +369,17 @@ export class MiniModel extends Model {
     const rt = ready("new MiniModel");
     checkLayerSizes([inputSize, outputSize], "new MiniModel", rt, ["inputSize", "outputSize"]);
     super("MiniModel", [inputSize, outputSize], callPython("new MiniModel", rt.newMiniModel, inputSize, outputSize));
+  }
+
+  /**
+   * A MiniModel from a one-layer weight file (.safetensors or .npz): `<name>.weight`
+   * [out, in] and optionally `<name>.bias` [out].
+   * @param {string | URL | Blob | ArrayBuffer | Uint8Array} source
+   * @returns {Promise<MiniModel>}
+   */
+  static async load(source) {
+    ready("MiniModel.load");
+    return modelFromBytes(MiniModel, "MiniModel", await readWeightSource(source, "MiniModel.load"));
   }
 
   /** Number of inputs. @type {number} */
@@ -408,6 +440,19 @@ export class FeedForward extends Model {
     const where = "new FeedForward";
     checkFeedForwardSizes(sizes, where, rt);
     super("FeedForward", [...sizes], callPython(where, rt.newFeedForward, ...sizes));
+  }
+
+  /**
+   * A network from a weight file as PyTorch users save it: `.safetensors` (F32, F16,
+   * BF16 or F64) or `.npz`, tensors `fc1.weight` [out, in], `fc1.bias` [out], `fc2...`
+   * (or `layers.0...`), layers in the natural order of their names. A damaged or hostile
+   * file is refused with an error naming the tensor and the problem.
+   * @param {string | URL | Blob | ArrayBuffer | Uint8Array} source
+   * @returns {Promise<FeedForward>}
+   */
+  static async load(source) {
+    ready("FeedForward.load");
+    return modelFromBytes(FeedForward, "FeedForward", await readWeightSource(source, "FeedForward.load"));
   }
 
   /** The layer sizes (a copy). @type {number[]} */

@@ -14,6 +14,7 @@ import {
   checkVector,
   describe,
 } from "./validate.js";
+import { readWeightSource } from "./weight-source.js";
 
 /** @typedef {Float32Array | Float64Array | number[]} NumericInput */
 
@@ -21,6 +22,7 @@ const ERROR_TYPES = { TypeError, RangeError };
 
 function rebuildError(data) {
   const error = new (ERROR_TYPES[data.name] ?? Error)(data.message);
+  if (!ERROR_TYPES[data.name] && data.name !== "Error") error.name = data.name; // e.g. WeightsFileError
   if (data.pythonTraceback) error.pythonTraceback = data.pythonTraceback;
   return error;
 }
@@ -301,6 +303,34 @@ export class WorkerClient {
     return this.#create(new RemoteIndex(this, dim));
   }
 
+  /**
+   * A FeedForward in the worker from a weight file (see FeedForward.load).
+   * @param {string | URL | Blob | ArrayBuffer | Uint8Array} source
+   * @returns {Promise<RemoteModel>}
+   */
+  async loadFeedForward(source) {
+    return this.#loadFile("FeedForward", source);
+  }
+
+  /**
+   * A MiniModel in the worker from a one-layer weight file (see MiniModel.load).
+   * @param {string | URL | Blob | ArrayBuffer | Uint8Array} source
+   * @returns {Promise<RemoteModel>}
+   */
+  async loadModel(source) {
+    return this.#loadFile("MiniModel", source);
+  }
+
+  async #loadFile(kind, source) {
+    const where = `${kind}.load`;
+    this._live(where);
+    const bytes = (await readWeightSource(source, where)).slice(); // ours: kept for restores
+    const object = new RemoteModel(this, kind, null, bytes);
+    object._setSizes(await this._call(where, "loadModel", () => [[object._id, kind, bytes], []]));
+    this._register(object);
+    return object;
+  }
+
   async #create(object) {
     const [[op, makeArgs]] = object._recipe();
     await this._call(`new ${object.kind}`, op, makeArgs);
@@ -390,11 +420,18 @@ export class RemoteModel {
   #timer = null;
   #disposed = false;
 
-  constructor(client, kind, sizes) {
+  #file;
+
+  constructor(client, kind, sizes, file = null) {
     this.#client = client;
     this.kind = kind;
     this.#sizes = sizes;
+    this.#file = file;
     this._id = client._newId();
+  }
+
+  _setSizes(sizes) {
+    this.#sizes = sizes;
   }
 
   get inputSize() {
@@ -410,10 +447,10 @@ export class RemoteModel {
   }
 
   _recipe() {
-    const create =
-      this.kind === "MiniModel"
-        ? ["createModel", () => [[this._id, this.#sizes[0], this.#sizes[1]], []]]
-        : ["createFeedForward", () => [[this._id, this.#sizes], []]];
+    let create;
+    if (this.#file) create = ["loadModel", () => [[this._id, this.kind, this.#file], []]];
+    else if (this.kind === "MiniModel") create = ["createModel", () => [[this._id, this.#sizes[0], this.#sizes[1]], []]];
+    else create = ["createFeedForward", () => [[this._id, this.#sizes], []]];
     const loads = [...this.#layers].map(([index, [w, b]]) => ["loadLayer", () => [[this._id, index, w, b], []]]);
     return [create, ...loads];
   }

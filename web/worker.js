@@ -28,6 +28,11 @@ const ops = {
   createFeedForward(id, sizes) {
     objects.set(id, new mm.FeedForward(sizes));
   },
+  async loadModel(id, kind, bytes) {
+    const model = kind === "MiniModel" ? await mm.MiniModel.load(bytes) : await mm.FeedForward.load(bytes);
+    objects.set(id, model);
+    return kind === "MiniModel" ? [model.inputSize, model.outputSize] : model.sizes;
+  },
   createIndex(id, dim) {
     objects.set(id, new mm.EmbeddingIndex(dim));
   },

@@ -21,6 +21,7 @@ from .index import EmbeddingIndex, normalize_rows_inplace
 from .layers import FeedForward, Linear, run_layers
 from .model import MiniModel
 from .similarity import _cosine
+from .weights import read_layers
 
 __all__ = [
     "ModelSession",
@@ -101,6 +102,21 @@ class ModelSession:
     @classmethod
     def feed_forward(cls, *sizes: int) -> ModelSession:
         return cls(FeedForward(list(sizes)))
+
+    @classmethod
+    def from_file(cls, data: Any, length: int, kind: str) -> ModelSession:
+        """A model from a weight file's bytes (a JS ``Uint8Array``): ``.safetensors`` or ``.npz``."""
+        raw = np.empty(length, dtype=np.uint8)
+        if hasattr(data, "assign_to"):
+            data.assign_to(raw)
+        else:
+            raw[:] = np.frombuffer(bytes(data), dtype=np.uint8)
+        layers = read_layers(raw)
+        return cls(MiniModel._from_layers(layers) if kind == "MiniModel" else FeedForward.from_layers(layers))
+
+    def sizes_text(self) -> str:
+        """The layer sizes as "64,32,10" (a string crosses to JS without a proxy)."""
+        return ",".join(str(size) for size in self.sizes)
 
     def _layers(self) -> list[Linear]:
         return [self.model.layer] if isinstance(self.model, MiniModel) else self.model.layers
