@@ -295,6 +295,46 @@ def kernels_wasm() -> bytes:
     return wasm
 
 
+# --------------------------------------------------------------------------- demo model
+
+TRAINING_SCRIPT = ROOT / "models" / "train_digits.py"
+DIGITS_FILES = ["digits.safetensors", "digits-hidden.safetensors", "digits-data.json"]
+
+
+def _training_python() -> str | None:
+    """A Python with numpy and scikit-learn (`./dev.sh serve` puts them in .venv)."""
+    candidates = [os.environ.get("MINIMODEL_TRAIN_PYTHON"), str(ROOT / ".venv" / "bin" / "python"), sys.executable]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists() and subprocess.run(
+            [candidate, "-c", "import numpy, sklearn"], capture_output=True
+        ).returncode == 0:
+            return candidate
+    return None
+
+
+def digits_model() -> dict[str, bytes]:
+    """The demo's trained digit classifier, trained once per version of its sources."""
+    sources = [TRAINING_SCRIPT, *sorted((PY / MINIMODEL_TOP_LEVEL).glob("*.py"))]
+    key = sha256(b"".join(path.read_bytes() for path in sources))[:16]
+    cached = CACHE.parent / "digits" / key
+    if not all((cached / name).exists() for name in DIGITS_FILES):
+        python = _training_python()
+        if python is None:
+            raise BuildError(
+                "training the demo's digit classifier needs numpy and scikit-learn; "
+                "`./dev.sh serve` installs them into .venv (or set MINIMODEL_TRAIN_PYTHON)"
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            result = subprocess.run([python, str(TRAINING_SCRIPT), tmp], capture_output=True, text=True)
+            if result.returncode != 0:
+                raise BuildError(f"training the digit classifier failed:\n{result.stdout}{result.stderr}")
+            log(f"trained the digit classifier: {result.stdout.strip()}")
+            cached.mkdir(parents=True, exist_ok=True)
+            for name in DIGITS_FILES:
+                shutil.copyfile(Path(tmp) / name, cached / name)
+    return {name: (cached / name).read_bytes() for name in DIGITS_FILES}
+
+
 # --------------------------------------------------------------------------- minimodel wheel
 
 
@@ -411,6 +451,12 @@ def plan() -> tuple[dict[str, bytes], dict]:
         )
         package = next(p for p in lock["packages"].values() if p["file_name"] == name)
         package["sha256"] = sha256(files[name])
+
+    digits = digits_model()
+    accuracy = json.loads(digits["digits-data.json"])["accuracy"]
+    for name, data in digits.items():
+        files[name] = data
+        provenance[name] = f"trained by models/train_digits.py (held-out accuracy {accuracy:.1%})"
 
     wheel_name, wheel = build_minimodel_wheel()
     files[wheel_name], how = precompile(wheel_name, wheel)

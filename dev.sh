@@ -33,17 +33,17 @@ setup_node() {
   fi
 }
 
-setup_venv() {
-  local python stamp
+setup_venv() {  # $1: the requirements file (build: numpy and scikit-learn; dev: everything)
+  local python stamp requirements="$1"
   if [ ! -x .venv/bin/python ]; then
     python=$(find_python)
     log "creating .venv with $python"
     "$python" -m venv .venv
   fi
-  stamp=".venv/.requirements-$(sha256sum requirements-dev.txt | cut -c1-16)"
+  stamp=".venv/.requirements-$(cat "$requirements" requirements-build.txt | sha256sum | cut -c1-16)-$requirements"
   if [ ! -e "$stamp" ]; then
-    log "installing requirements-dev.txt into .venv"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    log "installing $requirements into .venv"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
     touch "$stamp"
   fi
 }
@@ -68,18 +68,19 @@ shift || true
 case "$command" in
   serve)
     setup_node
-    exec "$(find_python)" build.py serve "$@"
+    setup_venv requirements-build.txt
+    exec .venv/bin/python build.py serve "$@"
     ;;
   test)
     setup_node
-    setup_venv
+    setup_venv requirements-dev.txt
     setup_test_tools
     .venv/bin/python build.py
     exec .venv/bin/python -m pytest "$@"
     ;;
   bench)
     setup_node
-    setup_venv
+    setup_venv requirements-dev.txt
     setup_test_tools
     exec .venv/bin/python bench/run.py "$@"
     ;;

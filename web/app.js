@@ -3,6 +3,7 @@
 // numbers come from Python in a worker (createWorker), so the page never freezes.
 
 import { createWorker } from "./minimodel.js";
+import { startDigitsDemo } from "./digits-demo.js";
 
 const INPUTS = 8;
 const OUTPUTS = 4;
@@ -173,6 +174,39 @@ function startCosineDemo(worker) {
   return compute();
 }
 
+/** A weight file dropped or picked: show its architecture, or why it cannot be loaded. */
+function startWeightsDrop(worker) {
+  const zone = $("weights-zone");
+  const info = $("weights-info");
+  const load = async (file) => {
+    info.classList.remove("error");
+    info.textContent = `Loading ${file.name}…`;
+    try {
+      const net = await worker.loadFeedForward(file);
+      const sizes = net.sizes;
+      const count = sizes.slice(1).reduce((sum, n, i) => sum + n * (sizes[i] + 1), 0);
+      info.textContent = `${file.name}: FeedForward ${sizes.join(" → ")}, ${sizes.length - 1} layers, ${count.toLocaleString("en")} weights and biases.`;
+      await net.dispose();
+    } catch (err) {
+      info.classList.add("error");
+      info.textContent = `${file.name} cannot be used: ${err.message}`;
+    }
+    zone.dataset.version = String(Number(zone.dataset.version ?? 0) + 1);
+  };
+  $("weights-file").onchange = (event) => event.target.files[0] && load(event.target.files[0]);
+  zone.ondragover = (event) => {
+    event.preventDefault();
+    zone.classList.add("over");
+  };
+  zone.ondragleave = () => zone.classList.remove("over");
+  zone.ondrop = (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    const file = event.dataTransfer?.files?.[0];
+    if (file) load(file);
+  };
+}
+
 /** A batch of 1536 inputs through a 4096 -> 4096 layer: about a second, in the worker. */
 function startLongDemo(worker) {
   const [run, cancel, status] = [$("long-run"), $("long-cancel"), $("long-status")];
@@ -222,6 +256,8 @@ async function start() {
       `Python ${info.pythonVersion} with numpy ${info.numpyVersion} (Pyodide ${info.pyodideVersion}) ready in ${seconds} s, in a worker.`;
     await startModelDemo(worker);
     await startCosineDemo(worker);
+    window.demo.digits = await startDigitsDemo(worker);
+    startWeightsDrop(worker);
     startLongDemo(worker);
     document.body.dataset.ready = "true";
   } catch (err) {

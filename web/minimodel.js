@@ -101,6 +101,7 @@ async function start() {
     modelFromFile: null,
     cosineScratch: bridge.cosine_scratch,
     normalizeScratch: bridge.normalize_scratch,
+    softmaxScratch: bridge.softmax_scratch,
     kernelsActive: bridge.kernels_active,
     inputs: new SharedArray(inputs, "array", "f32", inputs.reserve),
     outputs: new SharedArray(outputs, "array", "f32", outputs.reserve),
@@ -641,6 +642,22 @@ export function normalizeRows(vectors, dim) {
   rt.inputs.view(length).set(vectors);
   callPython(where, rt.normalizeScratch, length, dim);
   return rt.outputs.view(length).slice(0, length);
+}
+
+/**
+ * Class probabilities from logits (softmax, computed in float64 in Python): a new
+ * Float32Array of the same length, summing to 1.
+ * @param {NumericInput} logits
+ * @returns {Float32Array}
+ */
+export function softmax(logits) {
+  const rt = ready("softmax");
+  const n = checkVector(logits, "logits", "softmax", null);
+  checkArraySize(2 * n, "softmax", "the logits");
+  rt.outputs.view(n);
+  rt.inputs.view(n).set(logits);
+  callPython("softmax", rt.softmaxScratch, n);
+  return rt.outputs.view(n).slice(0, n);
 }
 
 /**

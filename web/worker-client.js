@@ -374,6 +374,19 @@ export class WorkerClient {
   }
 
   /**
+   * Class probabilities from logits (see softmax in minimodel.js).
+   * @param {NumericInput} logits @returns {Promise<Float32Array>}
+   */
+  async softmax(logits, options = {}) {
+    const where = "softmax";
+    this._live(where);
+    const { signal } = checkOptions(options, where);
+    checkVector(logits, "logits", where, null);
+    this._count(1, false);
+    return this._call(where, "softmax", () => [[copyFloat32(logits)], []], signal);
+  }
+
+  /**
    * Counters that make batching observable: requests made, messages sent, merged batches
    * and the requests in them, worker restarts (after aborts) and crashes, calls waiting.
    */

@@ -68,6 +68,9 @@ const ops = {
   normalizeRows(vectors, dim) {
     return mm.normalizeRows(vectors, dim);
   },
+  softmax(logits) {
+    return mm.softmax(logits);
+  },
   debugStats() {
     return { ...mm.debugStats(), objects: objects.size };
   },

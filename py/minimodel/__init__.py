@@ -11,7 +11,7 @@ from ._checks import MAX_DIM, MAX_INDEX_VALUES, MAX_PARAMETERS
 from .index import EmbeddingIndex, normalize_rows
 from .layers import FeedForward
 from .model import MiniModel
-from .similarity import cosine_similarity
+from .similarity import cosine_similarity, softmax
 from .weights import WeightsFileError
 
 __version__ = "0.1.0"
@@ -22,6 +22,7 @@ __all__ = [
     "EmbeddingIndex",
     "cosine_similarity",
     "normalize_rows",
+    "softmax",
     "WeightsFileError",
     "MAX_DIM",
     "MAX_PARAMETERS",

@@ -20,7 +20,7 @@ from ._checks import MAX_DIM, MAX_INDEX_VALUES, MAX_PARAMETERS, first_non_finite
 from .index import EmbeddingIndex, normalize_rows_inplace
 from .layers import FeedForward, Linear, run_layers
 from .model import MiniModel
-from .similarity import _cosine
+from .similarity import _cosine, softmax
 from .weights import read_layers
 
 __all__ = [
@@ -237,3 +237,8 @@ def normalize_scratch(length: int, dim: int) -> None:
 def kernels_active() -> bool:
     """Whether the compiled (WebAssembly SIMD) kernels are in use."""
     return _kernels.active() is not None
+
+
+def softmax_scratch(length: int) -> None:
+    """``outputs[:length]`` = softmax of ``inputs[:length]``."""
+    outputs.take(length)[:] = softmax(inputs.take(length))

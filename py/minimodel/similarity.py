@@ -46,3 +46,15 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
         return 0.0
     value = float(np.dot(a64, b64) / norms)
     return min(1.0, max(-1.0, value))
+
+
+def softmax(logits: Any) -> np.ndarray:
+    """Probabilities from logits: ``exp(z - max z) / sum(exp(z - max z))``, computed in
+    float64 (no overflow for any float32 input), returned as float32 summing to 1.
+
+    >>> softmax([1.0, 1.0]).tolist()
+    [0.5, 0.5]
+    """
+    z = as_vector(logits, "logits").astype(np.float64)
+    e = np.exp(z - z.max())
+    return (e / e.sum()).astype(np.float32)
