@@ -167,7 +167,7 @@ def test_a_fatal_error_in_the_demo_worker_is_shown_and_survived(browser, base_ur
     x = np.array(page.eval_on_selector_all("#sliders input", "els => els.map(e => Number(e.value))"), np.float32)
     expected = max(0.0, 0.01 * float(x.astype(np.float64).sum()))
     while time.monotonic() < deadline:
-        shown = [float(t) for t in page.locator(".bar-value").all_inner_texts()]
+        shown = [float(t) for t in page.locator("#chart .bar-value").all_inner_texts()]
         if np.allclose(shown, expected, atol=6e-4):
             break
         page.wait_for_timeout(50)

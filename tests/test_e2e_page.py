@@ -44,7 +44,7 @@ def slider_values(page) -> np.ndarray:
 
 
 def shown_outputs(page) -> np.ndarray:
-    return np.array([float(t) for t in page.locator(".bar-value").all_inner_texts()])
+    return np.array([float(t) for t in page.locator("#chart .bar-value").all_inner_texts()])
 
 
 def expected_outputs(w, b, x) -> np.ndarray:
@@ -113,7 +113,7 @@ def test_demo_model_outputs_match_numpy_and_follow_the_keyboard(demo):
     x = slider_values(page)
     expected = np.full(OUTPUTS, max(0.0, 0.01 * float(x.astype(np.float64).sum())))
     assert_outputs(page, expected)
-    widths = page.eval_on_selector_all(".bar", "els => els.map(e => e.style.width)")
+    widths = page.eval_on_selector_all("#chart .bar", "els => els.map(e => e.style.width)")
     assert len(widths) == OUTPUTS and all(w.endswith("%") for w in widths)
 
 
