@@ -11,10 +11,12 @@ Where every byte comes from:
                               one audited patch so it names no CDN (see patch_loader)
   * numpy, micropip, packaging  the official Pyodide 0.27.7 wheels, each verified against the
                               sha256 in the official pyodide-lock.json (see fetch_wheel)
-  * minimodel                 a reproducible wheel built here from py/
+  * minimodel                 a reproducible wheel built here from py/ (with kernels/)
+  * digits*                   the demo's classifier, trained by models/train_digits.py
 dist/pyodide-lock.json lists exactly the shipped packages; Pyodide checks each wheel's
 sha256 from it as it loads. dist/manifest.json records the sha256 and size of every file.
-Only the standard library is used, so any Python >= 3.9 can run this.
+build.py itself uses only the standard library; training the demo model runs a Python
+with numpy and scikit-learn (.venv, set up by ./dev.sh).
 """
 
 from __future__ import annotations

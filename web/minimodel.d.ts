@@ -40,6 +40,8 @@ export function init(options?: InitOptions): Promise<RuntimeInfo>;
  */
 export class MiniModel {
   constructor(inputSize: number, outputSize: number);
+  /** From a one-layer .safetensors or .npz file. */
+  static load(source: WeightSource): Promise<MiniModel>;
   readonly inputSize: number;
   readonly outputSize: number;
   /** A new Float32Array of outputSize values; x must have inputSize finite values. */
@@ -58,6 +60,8 @@ export function cosineSimilarity(a: NumericInput, b: NumericInput): number;
 /** Linear + ReLU between layers, none after the last: new FeedForward([784, 256, 10]). */
 export class FeedForward {
   constructor(sizes: number[]);
+  /** From .safetensors or .npz: fc1.weight [out, in], fc1.bias [out], ... (strictly checked). */
+  static load(source: WeightSource): Promise<FeedForward>;
   readonly sizes: number[];
   readonly inputSize: number;
   readonly outputSize: number;
@@ -79,6 +83,15 @@ export class EmbeddingIndex {
   search(query: NumericInput, k: number): { indices: Int32Array; scores: Float32Array };
   dispose(): void;
 }
+
+/** A weight file: a URL, a Blob or File, an ArrayBuffer or a Uint8Array. */
+export type WeightSource = string | URL | Blob | ArrayBuffer | Uint8Array;
+
+/** Class probabilities from logits (computed in float64), summing to 1. */
+export function softmax(logits: NumericInput): Float32Array;
+
+/** Largest weight file accepted, in bytes. */
+export const MAX_WEIGHT_FILE_BYTES: number;
 
 /** Each row scaled to unit L2 norm; zero rows stay zero. */
 export function normalizeRows(vectors: NumericInput, dim: number): Float32Array;
@@ -131,6 +144,9 @@ export interface WorkerClient {
   createModel(inputSize: number, outputSize: number): Promise<RemoteModel>;
   createFeedForward(sizes: number[]): Promise<RemoteModel>;
   createIndex(dim: number): Promise<RemoteIndex>;
+  loadFeedForward(source: WeightSource): Promise<RemoteModel>;
+  loadModel(source: WeightSource): Promise<RemoteModel>;
+  softmax(logits: NumericInput, options?: CallOptions): Promise<Float32Array>;
   cosineSimilarity(a: NumericInput, b: NumericInput, options?: CallOptions): Promise<number>;
   normalizeRows(vectors: NumericInput, dim: number, options?: CallOptions): Promise<Float32Array>;
   stats(): {
