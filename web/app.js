@@ -3,6 +3,7 @@
 // numbers come from Python in a worker (createWorker), so the page never freezes.
 
 import { createWorker } from "./minimodel.js";
+import { buildBarChart, drawBarChart } from "./bar-chart.js";
 import { startDigitsDemo } from "./digits-demo.js";
 
 const INPUTS = 8;
@@ -73,42 +74,9 @@ function buildSliders(onChange) {
   return inputs;
 }
 
-function buildChart() {
-  const chart = $("chart");
-  chart.replaceChildren();
-  const bars = [];
-  for (let o = 0; o < OUTPUTS; o++) {
-    const row = document.createElement("div");
-    row.className = "bar-row";
-    const name = document.createElement("span");
-    name.textContent = `y[${o}]`;
-    const track = document.createElement("div");
-    track.className = "bar-track";
-    const bar = document.createElement("div");
-    bar.className = "bar";
-    track.append(bar);
-    const value = document.createElement("span");
-    value.className = "bar-value";
-    value.dataset.output = String(o);
-    row.append(name, track, value);
-    chart.append(row);
-    bars.push({ bar, value, track });
-  }
-  return bars;
-}
-
-function drawBars(bars, outputs) {
-  const scale = Math.max(1, ...outputs);
-  outputs.forEach((y, o) => {
-    bars[o].bar.style.width = `${(100 * y) / scale}%`;
-    bars[o].value.textContent = y.toFixed(3);
-    bars[o].track.title = `y[${o}] = ${y}`;
-  });
-}
-
 async function startModelDemo(worker) {
   const model = await worker.createModel(INPUTS, OUTPUTS);
-  const bars = buildChart();
+  const bars = buildBarChart($("chart"), Array.from({ length: OUTPUTS }, (_, o) => `y[${o}]`));
   let latest = 0; // only the newest answer is drawn when slider moves overtake each other
   const update = async () => {
     const x = new Float32Array(sliders.map((s) => Number(s.value)));
@@ -118,7 +86,7 @@ async function startModelDemo(worker) {
       const y = await model.predict(x);
       if (ticket !== latest) return;
       const ms = performance.now() - t0;
-      drawBars(bars, y);
+      drawBarChart(bars, y, Math.max(1, ...y));
       $("chart").setAttribute("aria-label", `Outputs: ${Array.from(y, (v) => v.toFixed(3)).join(", ")}`);
       $("chart").dataset.version = String(ticket);
       $("predict-time").textContent = `(predict took ${ms.toFixed(1)} ms, worker round trip)`;

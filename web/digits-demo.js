@@ -2,6 +2,8 @@
 // class probabilities, and the training images whose hidden activations are nearest.
 // Everything is computed by Python in the worker; this module only draws.
 
+import { buildBarChart, drawBarChart } from "./bar-chart.js";
+
 const PAD = 256; // drawing canvas, in pixels
 const GRID = 32; // the data set's bitmaps: 32 x 32, then 4 x 4 blocks counted -> 8 x 8, 0..16
 
@@ -57,26 +59,6 @@ export function padToFeatures(canvas) {
   return features;
 }
 
-function buildBars(container) {
-  container.replaceChildren();
-  return Array.from({ length: 10 }, (_, digit) => {
-    const row = document.createElement("div");
-    row.className = "bar-row";
-    const name = document.createElement("span");
-    name.textContent = String(digit);
-    const track = document.createElement("div");
-    track.className = "bar-track";
-    const bar = document.createElement("div");
-    bar.className = "bar";
-    track.append(bar);
-    const value = document.createElement("span");
-    value.className = "bar-value";
-    row.append(name, track, value);
-    container.append(row);
-    return { bar, value };
-  });
-}
-
 /** Wire up the section; resolves once the network and the similarity index are ready. */
 export async function startDigitsDemo(worker) {
   const data = await (await fetch("digits-data.json")).json();
@@ -89,7 +71,7 @@ export async function startDigitsDemo(worker) {
 
   const pad = $("pad");
   const ctx = pad.getContext("2d", { willReadFrequently: true });
-  const bars = buildBars($("digit-chart"));
+  const bars = buildBarChart($("digit-chart"), ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
   const clear = () => {
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, PAD, PAD);
@@ -103,10 +85,9 @@ export async function startDigitsDemo(worker) {
     const [logits, activations] = await Promise.all([net.predict(features), hidden.predict(features)]);
     const [probabilities, similar] = await Promise.all([worker.softmax(logits), index.search(activations, 8)]);
     if (mine !== ticket) return;
+    drawBarChart(bars, probabilities, 1);
     let best = 0;
     probabilities.forEach((p, digit) => {
-      bars[digit].bar.style.width = `${100 * p}%`;
-      bars[digit].value.textContent = p.toFixed(3);
       if (p > probabilities[best]) best = digit;
     });
     const answer = $("digit-answer");
