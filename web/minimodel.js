@@ -584,8 +584,9 @@ export class EmbeddingIndex {
     checkVector(query, "query", where, this.#dim, "the index's dim");
     checkSize(k, "k", where, Number.MAX_SAFE_INTEGER);
     const count = Math.min(k, s.session.size);
+    // Growing the indices (reserve_results) replaces the scores too; both were shorter
+    // than `count` then, so scores.view(found) below re-takes that view as well.
     s.indices.view(count);
-    s.scores.refresh(); // indices and scores grow together
     s.query.view().set(query);
     const found = callPython(where, s.search, count);
     return { indices: s.indices.view(found).slice(0, found), scores: s.scores.view(found).slice(0, found) };

@@ -31,19 +31,31 @@ __all__ = [
     "outputs",
     "cosine_scratch",
     "normalize_scratch",
+    "softmax_scratch",
+    "kernels_active",
+    "copy_from_js",
+    "assign_from_js",
     "MAX_DIM",
     "MAX_PARAMETERS",
     "MAX_INDEX_VALUES",
 ]
 
 
-def assign_from_js(data: Any, target: np.ndarray, name: str) -> np.ndarray:
-    """Copy a JS typed array (a ``JsProxy``) or any buffer into ``target``; reject non-finite."""
+def copy_from_js(data: Any, target: np.ndarray) -> np.ndarray:
+    """Copy a JS typed array (a ``JsProxy``: one memcpy) or any buffer into ``target``."""
     flat = target.reshape(-1)
     if hasattr(data, "assign_to"):
         data.assign_to(flat)
+    elif isinstance(data, (bytes, bytearray, memoryview)):
+        flat[:] = np.frombuffer(data, dtype=target.dtype)
     else:
         flat[:] = np.asarray(data, dtype=target.dtype).ravel()
+    return target
+
+
+def assign_from_js(data: Any, target: np.ndarray, name: str) -> np.ndarray:
+    """``copy_from_js``, refusing non-finite values (JS checked them already; Python owns the rule)."""
+    flat = copy_from_js(data, target).reshape(-1)
     bad = first_non_finite(flat)
     if bad is not None:
         raise ValueError(f"{name}[{bad}] is {float(flat[bad])!r}; expected a finite number")
@@ -57,13 +69,13 @@ class Scratch:
     True
     """
 
-    def __init__(self, dtype: Any = np.float32) -> None:
-        self.array = np.zeros(0, dtype=dtype)
+    def __init__(self) -> None:
+        self.array = np.zeros(0, dtype=np.float32)
         self.address = _kernels.ptr(self.array)
 
     def reserve(self, length: int) -> None:
         if self.array.size < length:
-            self.array = np.zeros(max(length, self.array.size * 3 // 2, 1024), dtype=self.array.dtype)
+            self.array = np.zeros(max(length, self.array.size * 3 // 2, 1024), dtype=np.float32)
             self.address = _kernels.ptr(self.array)  # cached: the per-call path needs it
 
     def take(self, length: int) -> np.ndarray:
@@ -106,12 +118,7 @@ class ModelSession:
     @classmethod
     def from_file(cls, data: Any, length: int, kind: str) -> ModelSession:
         """A model from a weight file's bytes (a JS ``Uint8Array``): ``.safetensors`` or ``.npz``."""
-        raw = np.empty(length, dtype=np.uint8)
-        if hasattr(data, "assign_to"):
-            data.assign_to(raw)
-        else:
-            raw[:] = np.frombuffer(bytes(data), dtype=np.uint8)
-        layers = read_layers(raw)
+        layers = read_layers(copy_from_js(data, np.empty(length, dtype=np.uint8)))
         return cls(MiniModel._from_layers(layers) if kind == "MiniModel" else FeedForward.from_layers(layers))
 
     def sizes_text(self) -> str:
