@@ -295,7 +295,9 @@ def test_init_is_idempotent(api):
         }"""
     )
     assert result["same"]
-    assert result["info"] == {"pyodideVersion": "0.27.7", "pythonVersion": "3.12.7", "numpyVersion": "2.0.2"}
+    info = result["info"]
+    assert isinstance(info.pop("fromCache"), bool)
+    assert info == {"pyodideVersion": "0.27.7", "pythonVersion": "3.12.7", "numpyVersion": "2.0.2"}
     assert result["seen"] == ["ready"]
 
 
@@ -303,7 +305,7 @@ def test_init_rejects_bad_options(api):
     result = api.evaluate(
         """async () => {
           const out = [];
-          for (const options of [null, 5, { onProgress: 'x' }]) {
+          for (const options of [null, 5, { onProgress: 'x' }, { cache: 'no' }, { cache: 0 }]) {
             try { await mm.init(options); out.push(null); } catch (e) { out.push(e.constructor.name + ': ' + e.message); }
           }
           return out;
@@ -313,4 +315,6 @@ def test_init_rejects_bad_options(api):
         "TypeError: init: options must be an object; received null",
         "TypeError: init: options must be an object; received number 5",
         'TypeError: init: onProgress must be a function; received string "x"',
+        'TypeError: init: cache must be true or false; received string "no"',
+        "TypeError: init: cache must be true or false; received number 0",
     ]

@@ -10,16 +10,21 @@
  * @property {string} [file]  the file whose bytes just arrived
  */
 
+import { capturePackages, installPackages, openRuntimeCache, refreshRestoredInterpreter } from "./runtime-cache.js";
+
 const RUNTIME_FILES = ["pyodide-lock.json", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"];
 const PACKAGES = ["numpy", "minimodel"];
 
 /**
- * Load Pyodide and the packages; resolves to the Pyodide API object.
+ * Load Pyodide and the packages. With `useCache`, a repeat visit restores the booted
+ * interpreter and the unpacked packages from this browser's cache (runtime-cache.js), and a
+ * first visit stores them once init is done.
  * @param {URL} baseURL  directory that holds the built site (pyodide.mjs, wheels, manifest.json)
  * @param {(p: Progress) => void} report
- * @returns {Promise<any>}
+ * @param {{ useCache?: boolean }} [options]
+ * @returns {Promise<{ pyodide: any, fromCache: boolean }>}  fromCache: both parts were restored
  */
-export async function loadRuntime(baseURL, report) {
+export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   const loaderURL = new URL("pyodide.mjs", baseURL);
   const [manifest, lock, { loadPyodide }] = await Promise.all([
     fetchManifest(baseURL),
@@ -58,31 +63,97 @@ export async function loadRuntime(baseURL, report) {
     if (stage === current) emit(file);
   });
   try {
-    const pyodide = await loadPyodide({
+    const cache = useCache ? await openRuntimeCache(baseURL, manifest, lock, PACKAGES) : null;
+    const cachedPackages = cache
+      ? cache.packages().catch((err) => {
+          console.warn(`minimodel: ${err.message}; loading the packages afresh`);
+          return null;
+        })
+      : Promise.resolve(null);
+    const options = {
       indexURL: baseURL.href,
       lockFileURL: new URL("pyodide-lock.json", baseURL).href,
       stdout: (line) => console.log(line),
       stderr: (line) => console.warn(line),
-    });
+    };
+    let pyodide = null;
+    let restored = false;
+    const snapshot = cache ? await cache.snapshot() : null;
+    if (snapshot) {
+      try {
+        pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot.bytes });
+        refreshRestoredInterpreter(pyodide);
+        restored = true;
+      } catch (err) {
+        console.warn(`minimodel: the cached interpreter did not restore (${err.message}); starting afresh`);
+        await cache.drop("snapshot");
+        pyodide = null;
+      }
+    }
+    const toSave = {};
+    if (!pyodide) {
+      pyodide = await loadPyodide({ ...options, _makeSnapshot: cache !== null });
+      if (cache) {
+        try {
+          toSave.snapshot = pyodide.makeMemorySnapshot();
+        } catch (err) {
+          console.info(`minimodel: no interpreter snapshot for the next visit (${err.message})`);
+        }
+      }
+    }
     loaded.runtime = totals.runtime; // every runtime byte has been used by now
     emit();
     current = "packages";
     emit();
-    const problems = [];
-    await pyodide.loadPackage(PACKAGES, {
-      messageCallback: () => {},
-      errorCallback: (message) => problems.push(message),
-      checkIntegrity: true,
-    });
-    if (problems.length) {
-      const mismatches = await findChangedWheels(baseURL, lock);
-      if (mismatches.length) throw new Error(mismatches.join(" "));
-      throw new Error(`Could not load the Python packages: ${problems.join("; ")}`);
+    const stored = await cachedPackages;
+    let installed = false;
+    if (stored) {
+      try {
+        await installPackages(pyodide, stored);
+        importPackages(pyodide);
+        installed = true;
+      } catch (err) {
+        // Half-installed packages cannot be trusted in this interpreter: forget the cache
+        // and start again without it (the next visit fills it anew).
+        console.warn(`minimodel: the cached packages did not install (${err.message}); loading them afresh`);
+        await cache.drop("snapshot");
+        await cache.drop("packages");
+        counter.stop();
+        return loadRuntime(baseURL, report, { useCache: false });
+      }
+    } else {
+      await loadWithPyodide(pyodide, baseURL, lock);
+      if (cache) toSave.packages = capturePackages(pyodide, lock, PACKAGES);
+      importPackages(pyodide);
     }
     report({ stage: "ready", loaded: totals.packages, total: totals.packages });
-    return pyodide;
+    if (toSave.snapshot || toSave.packages) setTimeout(() => cache.save(toSave), 0);
+    return { pyodide, fromCache: restored && installed };
   } finally {
     counter.stop();
+  }
+}
+
+/**
+ * Import every package once: a cached install that cannot be imported is found here, and
+ * both ways of starting leave the same session-long proxies behind (runPython's own).
+ */
+function importPackages(pyodide) {
+  pyodide.runPython(`import ${PACKAGES.join(", ")}`);
+}
+
+/** Pyodide's own installer: fetch each wheel (checked against the lock), unzip it in Python. */
+async function loadWithPyodide(pyodide, baseURL, lock) {
+  const problems = [];
+  await pyodide.loadPackage(PACKAGES, {
+    messageCallback: () => {},
+    errorCallback: (message) => problems.push(message),
+    checkIntegrity: true,
+  });
+  if (problems.length) {
+    const mismatches = await findChangedWheels(baseURL, lock);
+    if (mismatches.length) throw new Error(mismatches.join(" "));
+    throw new Error(`Could not load the Python packages: ${problems.join("; ")}`);
   }
 }
 

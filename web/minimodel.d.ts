@@ -18,12 +18,20 @@ export interface Progress {
 export interface InitOptions {
   /** Called with each progress step; a late caller first receives the latest step. */
   onProgress?: (progress: Progress) => void;
+  /**
+   * Use this browser's startup cache (default true): a repeat visit restores the booted
+   * interpreter and the unpacked packages from Cache Storage (about 35 MB, replaced when the
+   * site or the browser changes); a first visit stores them. false neither reads nor writes.
+   */
+  cache?: boolean;
 }
 
 export interface RuntimeInfo {
   pyodideVersion: string;
   pythonVersion: string;
   numpyVersion: string;
+  /** true when this start restored both the interpreter and the packages from the cache. */
+  fromCache: boolean;
 }
 
 /**
@@ -113,6 +121,8 @@ export interface WorkerOptions {
   maxBatchSize?: number;
   /** How long a predict() waits for company; 0 (default) merges same-task bursts. */
   batchTimeoutMs?: number;
+  /** The worker's startup cache, as InitOptions.cache (default true). */
+  cache?: boolean;
 }
 
 export interface CallOptions {

@@ -60,7 +60,7 @@ export async function createWorker(options = {}) {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`createWorker: options must be an object; received ${describe(options)}`);
   }
-  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 0 } = options;
+  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 0, cache = true } = options;
   for (const [name, value] of [["onProgress", onProgress], ["onCrash", onCrash]]) {
     if (value !== undefined && typeof value !== "function") {
       throw new TypeError(`createWorker: ${name} must be a function; received ${describe(value)}`);
@@ -70,7 +70,10 @@ export async function createWorker(options = {}) {
   if (typeof batchTimeoutMs !== "number" || !(batchTimeoutMs >= 0) || batchTimeoutMs > 60_000) {
     throw new RangeError(`createWorker: batchTimeoutMs must be a Number from 0 to 60000; received ${describe(batchTimeoutMs)}`);
   }
-  const client = new WorkerClient({ onProgress, onCrash, maxBatchSize, batchTimeoutMs });
+  if (typeof cache !== "boolean") {
+    throw new TypeError(`createWorker: cache must be true or false; received ${describe(cache)}`);
+  }
+  const client = new WorkerClient({ onProgress, onCrash, maxBatchSize, batchTimeoutMs, cache });
   await client._start();
   return client;
 }
@@ -133,7 +136,7 @@ export class WorkerClient {
     };
     this.#worker = worker;
     try {
-      const { info, limits } = await this.#request(worker, "createWorker", "init", () => [[], []]);
+      const { info, limits } = await this.#request(worker, "createWorker", "init", () => [[this.#options.cache], []]);
       this.#info = info;
       this.#limits = limits;
       for (const object of this.#objects.values()) {

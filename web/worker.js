@@ -18,8 +18,8 @@ function get(id, kind) {
 }
 
 const ops = {
-  async init() {
-    const info = await mm.init({ onProgress: (progress) => post({ type: "progress", progress }) });
+  async init(cache) {
+    const info = await mm.init({ onProgress: (progress) => post({ type: "progress", progress }), cache });
     return { info, limits: mm.limits() };
   },
   createModel(id, inputSize, outputSize) {

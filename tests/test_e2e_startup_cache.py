@@ -1,0 +1,204 @@
+"""The startup cache (web/runtime-cache.js): a repeat visit restores the booted interpreter
+(a Pyodide memory snapshot) and the unpacked packages from Cache Storage, computes the same
+numbers as a first visit, and a damaged or stale cache never breaks a page."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from conftest import LOAD_TIMEOUT_MS, watch_page
+
+CACHE_URLS = "async () => (await (await caches.open('minimodel-runtime')).keys()).map((r) => r.url)"
+
+# What a visit computes: numbers from every part of numpy the packages ship (the core,
+# linalg, fft, random: each its own shared library) and from minimodel, plus the
+# interpreter state a snapshot must not freeze or duplicate.
+VISIT = """async (options) => {
+  const mm = await import('./minimodel.js');
+  const info = await mm.init(options);
+  const model = new mm.MiniModel(128, 10);
+  const y = Array.from(model.predict(new Float32Array(128).fill(0.5)));
+  model.dispose();
+  const a = Float32Array.from({ length: 384 }, (_, i) => Math.sin(i));
+  const b = Float32Array.from({ length: 384 }, (_, i) => Math.cos(i / 3));
+  const cos = mm.cosineSimilarity(a, b);
+  const py = mm.getPyodide();
+  const state = JSON.parse(py.runPython(`
+import json, random, sys, importlib.metadata
+import numpy as np
+site = [p for p in sys.path if p.endswith("site-packages")][0]
+json.dumps({
+    "rng": float(np.random.default_rng(1).random()),
+    "fft": np.fft.fft(np.arange(4.0)).real.tolist(),
+    "inv": np.linalg.inv(np.array([[2.0, 1.0], [1.0, 3.0]])).ravel().tolist(),
+    "random": random.random(),
+    "emptyPathEntries": sys.path.count(""),
+    "numpyVersion": importlib.metadata.version("numpy"),
+    "installer": open(site + "/numpy-2.0.2.dist-info/INSTALLER").read(),
+})`));
+  return { info, y, cos, ...state, loaded: Object.keys(py.loadedPackages).sort(), stats: mm.debugStats() };
+}"""
+
+
+def reference() -> dict:
+    a = np.sin(np.arange(384)).astype(np.float32).astype(np.float64)
+    b = np.cos(np.arange(384) / 3).astype(np.float32).astype(np.float64)
+    return {
+        "cos": float(a @ b / np.sqrt((a @ a) * (b @ b))),
+        "rng": float(np.random.default_rng(1).random()),
+        "fft": np.fft.fft(np.arange(4.0)).real.tolist(),
+        "inv": np.linalg.inv(np.array([[2.0, 1.0], [1.0, 3.0]])).ravel().tolist(),
+    }
+
+
+def check_visit(visit: dict, from_cache: bool) -> None:
+    ref = reference()
+    assert visit["info"]["fromCache"] is from_cache
+    assert visit["info"]["numpyVersion"] == "2.0.2"
+    assert visit["y"] == pytest.approx([0.64] * 10, rel=1e-6)
+    assert visit["cos"] == pytest.approx(ref["cos"], rel=1e-6)
+    assert visit["rng"] == ref["rng"]
+    assert visit["fft"] == pytest.approx(ref["fft"])
+    assert visit["inv"] == pytest.approx(ref["inv"])
+    assert visit["emptyPathEntries"] == 1
+    assert visit["numpyVersion"] == "2.0.2"
+    assert visit["installer"] == "pyodide.loadPackage"
+    assert visit["loaded"] == ["minimodel", "numpy"]
+    assert visit["stats"]["kernels"] is True
+
+
+def fresh_page(browser, base_url):
+    context = browser.new_context()
+    page = context.new_page()
+    watch = watch_page(context, page)
+    page.goto(base_url + "manifest.json")  # a same-origin document without the demo
+    return context, page, watch
+
+
+def wait_for_entries(page) -> list[str]:
+    """Until the first visit's save() has stored both entries (it runs after init) and
+    deleted any older build's."""
+    deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        urls = sorted(page.evaluate(CACHE_URLS))
+        kinds = sorted(url.rsplit("/", 1)[-1] for url in urls)
+        if kinds == ["packages", "snapshot"] and not any("/stale/" in url for url in urls):
+            return urls
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the cache entries were not stored: {urls}")
+
+
+def test_repeat_visits_restore_from_the_cache_with_the_same_numbers(browser, base_url):
+    context, page, watch = fresh_page(browser, base_url)
+    # An entry left by an older build of the site: the first save must delete it.
+    page.evaluate(
+        """async () => (await caches.open('minimodel-runtime'))
+             .put(new URL('minimodel-cache/stale/snapshot', location.href), new Response('old'))"""
+    )
+    first = page.evaluate(VISIT, {})
+    check_visit(first, from_cache=False)
+    urls = wait_for_entries(page)
+    assert len(urls) == 2 and urls[0].split("/")[-2] == urls[1].split("/")[-2]
+    key = urls[0].split("/")[-2]
+    assert len(key) == 64
+
+    repeats = []
+    for _ in range(2):
+        page.reload()
+        repeats.append(page.evaluate(VISIT, {}))
+    for visit in repeats:
+        check_visit(visit, from_cache=True)
+        assert visit["y"] == first["y"] and visit["cos"] == first["cos"]
+    # Restored starts hold the same live PyProxies as a first visit: nothing accumulates,
+    # and a later loadPackage adds none (as after a first visit).
+    assert {v["stats"]["liveProxies"] for v in repeats} == {first["stats"]["liveProxies"]}
+    assert page.evaluate(
+        """async () => {
+          const mm = await import('./minimodel.js');
+          const before = mm.debugStats().liveProxies;
+          await mm.getPyodide().loadPackage('micropip', { messageCallback: () => {} });
+          return mm.debugStats().liveProxies - before;
+        }"""
+    ) == 0
+    # Python's random module is seeded afresh on each page, not frozen by the snapshot.
+    assert len({first["random"], repeats[0]["random"], repeats[1]["random"]}) == 3
+    assert sorted(page.evaluate(CACHE_URLS)) == urls  # nothing new stored by a cached start
+    watch.assert_clean()
+    context.close()
+
+
+def test_cache_false_neither_reads_nor_writes(browser, base_url):
+    context, page, watch = fresh_page(browser, base_url)
+    first = page.evaluate(VISIT, {"cache": False})
+    check_visit(first, from_cache=False)
+    page.wait_for_timeout(1500)  # a save would have happened by now
+    assert page.evaluate(CACHE_URLS) == []
+    # With entries present, cache: false still starts the normal way.
+    page.reload()
+    page.evaluate(VISIT, {})
+    wait_for_entries(page)
+    page.reload()
+    check_visit(page.evaluate(VISIT, {"cache": False}), from_cache=False)
+    watch.assert_clean()
+    context.close()
+
+
+@pytest.mark.parametrize("damaged", ["snapshot", "packages", "both"])
+def test_a_damaged_cache_falls_back_and_is_replaced(browser, base_url, damaged):
+    context, page, watch = fresh_page(browser, base_url)
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "info") else None)
+    page.evaluate(VISIT, {})
+    urls = wait_for_entries(page)
+    # Flip one byte in the middle of each chosen entry, keeping its stored digest header.
+    page.evaluate(
+        """async (kinds) => {
+          const cache = await caches.open('minimodel-runtime');
+          for (const request of await cache.keys()) {
+            if (!kinds.some((kind) => request.url.endsWith('/' + kind))) continue;
+            const response = await cache.match(request);
+            const bytes = new Uint8Array(await response.arrayBuffer());
+            bytes[bytes.length >> 1] ^= 0xff;
+            await cache.put(request, new Response(bytes, { headers: response.headers }));
+          }
+        }""",
+        ["snapshot", "packages"] if damaged == "both" else [damaged],
+    )
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=False)
+    assert any("is damaged" in w for w in warnings), warnings
+    # The damaged entries were replaced: the next visit is a cached one again.
+    page.wait_for_timeout(500)
+    wait_for_entries(page)
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=True)
+    assert sorted(page.evaluate(CACHE_URLS)) == urls
+    watch.assert_clean()
+    context.close()
+
+
+def test_the_worker_uses_the_same_cache(browser, base_url):
+    context, page, watch = fresh_page(browser, base_url)
+    page.evaluate(VISIT, {})
+    wait_for_entries(page)
+    result = page.evaluate(
+        """async () => {
+          const mm = await import('./minimodel.js');
+          const worker = await mm.createWorker();
+          const model = await worker.createModel(128, 10);
+          const y = Array.from(await model.predict(new Float32Array(128).fill(0.5)));
+          const info = worker.info;
+          await worker.terminate();
+          let bad;
+          try { await mm.createWorker({ cache: 'yes' }); } catch (e) { bad = e.constructor.name + ': ' + e.message; }
+          return { info, y, bad };
+        }"""
+    )
+    assert result["info"]["fromCache"] is True
+    assert result["y"] == pytest.approx([0.64] * 10, rel=1e-6)
+    assert result["bad"] == 'TypeError: createWorker: cache must be true or false; received string "yes"'
+    watch.assert_clean()
+    context.close()

@@ -1,0 +1,251 @@
+// A per-browser cache of the work a first visit does, so that a repeat visit skips it:
+//  - a memory snapshot of the freshly booted interpreter (Pyodide's _makeSnapshot /
+//    _loadSnapshot: the wasm heap right after Python started, before any package), and
+//  - the unpacked files of the wheels (Pyodide unzips a wheel in Python, in WebAssembly:
+//    about 150 ms for numpy on every visit).
+// Both live in Cache Storage under a key made of the sha256 of every runtime file and
+// wheel (from manifest.json and pyodide-lock.json) and the browser's user agent: any
+// change to the site or to the browser starts from scratch. A cache entry that fails to
+// restore is deleted and the page boots the normal way. Nothing here knows about minimodel.
+
+const CACHE_NAME = "minimodel-runtime";
+const FORMAT = 1; // bump when what is stored changes meaning
+const RUNTIME_FILES = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"];
+const SHARED_LIBRARY = /\.so(\.\d+)*$/;
+
+/**
+ * @typedef {Object} PackageFiles
+ * @property {string} name       package name in pyodide-lock.json
+ * @property {string} fileName   its wheel's file name
+ * @property {[string, number, number][]} files  [path in site-packages, offset, length]
+ * @property {string[]} dynlibs  absolute paths of the shared libraries Pyodide loads, in order
+ */
+
+/**
+ * The cache for this site's exact build in this browser, or null when the browser offers
+ * no Cache Storage here (not a secure context, storage blocked, ...).
+ * @param {URL} baseURL
+ * @param {{files: Record<string, {sha256: string}>}} manifest
+ * @param {any} lock  pyodide-lock.json
+ * @param {string[]} packages
+ * @returns {Promise<RuntimeCache | null>}
+ */
+export async function openRuntimeCache(baseURL, manifest, lock, packages) {
+  try {
+    if (!globalThis.caches || !globalThis.crypto?.subtle) return null;
+    const parts = [
+      FORMAT,
+      navigator.userAgent,
+      ...RUNTIME_FILES.map((name) => `${name}:${manifest.files[name]?.sha256}`),
+      ...packages.map((name) => `${name}:${lock.packages[name].sha256}`),
+    ];
+    const key = await sha256Hex(new TextEncoder().encode(parts.join("\n")));
+    return new RuntimeCache(await caches.open(CACHE_NAME), new URL("minimodel-cache/", baseURL).href, key);
+  } catch {
+    return null;
+  }
+}
+
+export class RuntimeCache {
+  constructor(cache, prefix, key) {
+    this.cache = cache;
+    this.prefix = prefix;
+    this.key = key;
+  }
+
+  url(kind) {
+    return `${this.prefix}${this.key}/${kind}`;
+  }
+
+  /**
+   * The stored snapshot, or null when there is none. Its bytes come as a promise, which
+   * loadPyodide awaits only once it needs them, so the read overlaps the runtime's start.
+   * @returns {Promise<{ bytes: Promise<ArrayBuffer> } | null>}
+   */
+  async snapshot() {
+    const response = await this.cache.match(this.url("snapshot")).catch(() => undefined);
+    if (!response) return null;
+    const bytes = readChecked(response, "snapshot");
+    bytes.catch(() => {}); // loadPyodide reports it, once it awaits the bytes
+    return { bytes };
+  }
+
+  /**
+   * The stored package files, or null.
+   * @returns {Promise<{packages: PackageFiles[], data: Uint8Array} | null>}
+   */
+  async packages() {
+    const response = await this.cache.match(this.url("packages")).catch(() => undefined);
+    if (!response) return null;
+    const bytes = new Uint8Array(await readChecked(response, "packages"));
+    const headerLength = new DataView(bytes.buffer).getUint32(0, true);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)));
+    return { packages: header.packages, data: bytes.subarray(4 + headerLength) };
+  }
+
+  /** Store what a first visit made; entries of older builds are deleted. Never throws. */
+  async save({ snapshot, packages }) {
+    try {
+      if (snapshot) await this.cache.put(this.url("snapshot"), await checkedResponse(snapshot));
+      if (packages) await this.cache.put(this.url("packages"), await checkedResponse(encodePackages(packages)));
+      for (const request of await this.cache.keys()) {
+        if (request.url.startsWith(this.prefix) && !request.url.startsWith(this.url(""))) {
+          await this.cache.delete(request);
+        }
+      }
+    } catch (err) {
+      console.info(`minimodel: could not cache the runtime for the next visit (${err.message})`);
+    }
+  }
+
+  /** Forget this build's entries (after one failed to restore). */
+  async drop(kind) {
+    await this.cache.delete(this.url(kind)).catch(() => false);
+  }
+}
+
+// Each entry carries the sha256 of its bytes, checked on every read (off the main thread,
+// while the runtime starts): a damaged entry is refused, never half-used.
+const DIGEST_HEADER = "x-minimodel-sha256";
+
+async function sha256Hex(bytes) {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function checkedResponse(bytes) {
+  return new Response(bytes, { headers: { [DIGEST_HEADER]: await sha256Hex(bytes) } });
+}
+
+async function readChecked(response, kind) {
+  const bytes = await response.arrayBuffer();
+  if ((await sha256Hex(bytes)) !== response.headers.get(DIGEST_HEADER)) {
+    throw new Error(`the cached ${kind} is damaged (its sha256 differs from the one stored with it)`);
+  }
+  return bytes;
+}
+
+function encodePackages({ packages, chunks }) {
+  const header = new TextEncoder().encode(JSON.stringify({ packages }));
+  const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  const out = new Uint8Array(4 + header.length + size);
+  new DataView(out.buffer).setUint32(0, header.length, true);
+  out.set(header, 4);
+  let offset = 4 + header.length;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** The .dist-info folder of a wheel: "numpy-2.0.2-cp312-....whl" -> "numpy-2.0.2.dist-info". */
+function distInfoOf(fileName) {
+  return `${fileName.split("-").slice(0, 2).join("-")}.dist-info`;
+}
+
+/**
+ * Take the files pyodide.loadPackage just installed (each wheel's RECORD lists them, in
+ * archive order, plus the INSTALLER and PYODIDE_SOURCE files Pyodide adds), and the shared
+ * libraries it loaded, chosen by Pyodide's own rule. Null if a package's RECORD is missing.
+ * @returns {{packages: PackageFiles[], chunks: Uint8Array[]} | null}
+ */
+export function capturePackages(pyodide, lock, names) {
+  const { FS } = pyodide;
+  const site = pyodide._api.sitepackages;
+  const shouldLoad = pyodide._api.package_loader.should_load_dynlib;
+  try {
+    const packages = [];
+    const chunks = [];
+    let offset = 0;
+    for (const name of names) {
+      const fileName = lock.packages[name].file_name;
+      const distInfo = distInfoOf(fileName);
+      const recordPath = `${site}/${distInfo}/RECORD`;
+      if (!FS.analyzePath(recordPath).exists) return null;
+      const paths = FS.readFile(recordPath, { encoding: "utf8" })
+        .split("\n")
+        .filter((line) => line.trim())
+        .map(parseRecordPath);
+      for (const extra of ["INSTALLER", "PYODIDE_SOURCE"]) {
+        if (FS.analyzePath(`${site}/${distInfo}/${extra}`).exists) paths.push(`${distInfo}/${extra}`);
+      }
+      const files = [];
+      for (const path of paths) {
+        const data = fileView(FS, `${site}/${path}`);
+        files.push([path, offset, data.length]);
+        chunks.push(data);
+        offset += data.length;
+      }
+      const dynlibs = paths.filter((path) => SHARED_LIBRARY.test(path) && shouldLoad(path)).map((path) => `${site}/${path}`);
+      packages.push({ name, fileName, files, dynlibs });
+    }
+    return { packages, chunks };
+  } finally {
+    shouldLoad.destroy();
+  }
+}
+
+/**
+ * A file's bytes without copying them (MEMFS keeps each file in one typed array): the
+ * copy is made later, off the startup path, by save(). The packages' files are not
+ * written in between.
+ */
+function fileView(FS, path) {
+  const { node } = FS.lookupPath(path);
+  return node.contents instanceof Uint8Array ? node.contents.subarray(0, node.usedBytes) : FS.readFile(path);
+}
+
+/** The path field of a RECORD line (CSV: a path with a comma is quoted). */
+function parseRecordPath(line) {
+  if (!line.startsWith('"')) return line.split(",")[0];
+  const end = line.indexOf('",');
+  return line.slice(1, end < 0 ? line.length - 1 : end).replaceAll('""', '"');
+}
+
+/**
+ * Install cached package files the way pyodide.loadPackage does: into site-packages, each
+ * package's shared libraries loaded in Pyodide's order, the package recorded in
+ * pyodide.loadedPackages. MEMFS keeps views of the cached buffer (canOwn): no copy.
+ */
+export async function installPackages(pyodide, { packages, data }) {
+  const { FS } = pyodide;
+  const site = pyodide._api.sitepackages;
+  for (const { name, fileName, files, dynlibs } of packages) {
+    for (const [path, offset, length] of files) {
+      const full = `${site}/${path}`;
+      FS.mkdirTree(full.slice(0, full.lastIndexOf("/")));
+      FS.writeFile(full, data.subarray(offset, offset + length), { canOwn: true });
+    }
+    await pyodide._api.loadDynlibsFromPackage({ file_name: fileName }, dynlibs);
+    pyodide.loadedPackages[name] = "default channel";
+  }
+  // The attribute proxies pyodide.loadPackage takes on first use and keeps for the session:
+  // taken now, as a first visit's loadPackage did, so a later loadPackage (micropip, say)
+  // leaves the same live proxies whichever way the page started.
+  void [pyodide._api.package_loader.get_install_dir, pyodide._api.package_loader.unpack_buffer, pyodide._api.importlib.invalidate_caches];
+  // Only site-packages' finder needs to look again: importlib.invalidate_caches() would
+  // also import importlib.metadata (about 80 ms here).
+  pyodide.runPython(
+    `(lambda finder: finder and finder.invalidate_caches())(__import__("sys").path_importer_cache.get(${JSON.stringify(site)}))`,
+  );
+}
+
+/**
+ * A restored interpreter starts with the state the snapshot froze: give it what must differ
+ * per page load (a fresh random seed, the current time zone) and drop the sys.path entry
+ * that loadPyodide adds once more after a restore.
+ */
+export function refreshRestoredInterpreter(pyodide) {
+  pyodide.runPython(`
+import random, sys, time
+random.seed()
+if "tempfile" in sys.modules:
+    sys.modules["tempfile"]._name_sequence = None
+if hasattr(time, "tzset"):
+    time.tzset()
+while sys.path.count("") > 1:
+    sys.path.remove("")
+del random, sys, time
+`);
+}
