@@ -100,15 +100,24 @@ def test_repeat_visits_restore_from_the_cache_with_the_same_numbers(browser, bas
     )
     first = page.evaluate(VISIT, {})
     check_visit(first, from_cache=False)
+    # Each wheel was fetched once: downloaded while the runtime booted, and that response
+    # handed to pyodide.loadPackage (not fetched a second time).
+    wheels = [u for u in watch.requests if u.endswith(".whl")]
+    assert sorted(u.rsplit("/", 1)[-1] for u in wheels) == [
+        "minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl",
+        "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
+    ]
     urls = wait_for_entries(page)
     assert len(urls) == 2 and urls[0].split("/")[-2] == urls[1].split("/")[-2]
     key = urls[0].split("/")[-2]
     assert len(key) == 64
 
     repeats = []
+    watch.requests.clear()
     for _ in range(2):
         page.reload()
         repeats.append(page.evaluate(VISIT, {}))
+    assert not [u for u in watch.requests if u.endswith(".whl")]  # the packages came from the cache
     for visit in repeats:
         check_visit(visit, from_cache=True)
         assert visit["y"] == first["y"] and visit["cos"] == first["cos"]

@@ -52,7 +52,7 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   emit();
 
   let sawWasm = false;
-  const counter = countBytesDuring(baseURL, (file, bytes) => {
+  const counter = interceptFetches(baseURL, (file, bytes) => {
     const stage = RUNTIME_FILES.includes(file) ? "runtime" : "packages";
     loaded[stage] += bytes;
     if (file === "pyodide.asm.wasm" && !sawWasm) {
@@ -70,6 +70,14 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
           return null;
         })
       : Promise.resolve(null);
+    // Without cached packages, download the wheels while the runtime boots (it is busy
+    // compiling and starting Python, the network is idle); loadPackage takes the responses.
+    if (!(cache && (await cache.hasPackages()))) {
+      for (const name of PACKAGES) {
+        const { file_name: file, sha256 } = lock.packages[name];
+        counter.prefetch(new URL(file, baseURL).href, { integrity: integrityOf(sha256) });
+      }
+    }
     const options = {
       indexURL: baseURL.href,
       lockFileURL: new URL("pyodide-lock.json", baseURL).href,
@@ -210,14 +218,17 @@ async function fetchManifest(baseURL) {
  * `globalThis.fetch` until `stop()`. Pyodide fetches the wasm, the stdlib and the wheels
  * with `fetch`, which gives no progress callback of its own. The caller gets the genuine
  * response, so streaming compilation and Chromium's cache of compiled wasm still apply;
- * the bytes are counted on a clone.
+ * the bytes are counted on a clone. `prefetch(url, init)` starts a fetch now and hands its
+ * response to the first later fetch of that URL (Pyodide's), instead of fetching again.
  */
-function countBytesDuring(baseURL, onBytes) {
+function interceptFetches(baseURL, onBytes) {
   const realFetch = globalThis.fetch;
   const prefix = baseURL.href;
-  const wrapped = async function (input, init) {
+  const prefetched = new Map();
+  const urlOf = (input) => (input instanceof Request ? input.url : new URL(String(input), location.href).href);
+  const fetchCounted = async (input, init) => {
     const response = await realFetch.call(globalThis, input, init);
-    const url = typeof input === "string" ? new URL(input, location.href).href : (input.url ?? String(input));
+    const url = urlOf(input);
     if (!response.body || !response.ok || !url.startsWith(prefix)) return response;
     const file = url.slice(prefix.length).split(/[?#]/)[0];
     const reader = response.clone().body.getReader();
@@ -230,10 +241,32 @@ function countBytesDuring(baseURL, onBytes) {
     })().catch(() => {}); // the genuine response reports any error to its own reader
     return response;
   };
+  const wrapped = function (input, init) {
+    const url = urlOf(input);
+    const early = prefetched.get(url);
+    if (early && early.integrity === (init?.integrity ?? "")) {
+      prefetched.delete(url);
+      return early.response;
+    }
+    return fetchCounted(input, init);
+  };
   globalThis.fetch = wrapped;
   return {
+    prefetch(url, init) {
+      const response = fetchCounted(url, init);
+      response.catch(() => {}); // reported to whoever takes it
+      prefetched.set(url, { response, integrity: init.integrity ?? "" });
+    },
     stop() {
       if (globalThis.fetch === wrapped) globalThis.fetch = realFetch;
+      prefetched.clear();
     },
   };
+}
+
+/** The subresource-integrity string for a sha256 in hex, as Pyodide writes it. */
+function integrityOf(sha256Hex) {
+  let binary = "";
+  for (let i = 0; i < sha256Hex.length; i += 2) binary += String.fromCharCode(parseInt(sha256Hex.slice(i, i + 2), 16));
+  return `sha256-${btoa(binary)}`;
 }

@@ -70,6 +70,11 @@ export class RuntimeCache {
     return { bytes };
   }
 
+  /** Whether package files are stored (not yet whether they are intact). */
+  async hasPackages() {
+    return (await this.cache.match(this.url("packages")).catch(() => undefined)) !== undefined;
+  }
+
   /**
    * The stored package files, or null.
    * @returns {Promise<{packages: PackageFiles[], data: Uint8Array} | null>}
