@@ -39,7 +39,20 @@ json.dumps({
     "numpyVersion": importlib.metadata.version("numpy"),
     "installer": open(site + "/numpy-2.0.2.dist-info/INSTALLER").read(),
 })`));
-  return { info, y, cos, ...state, loaded: Object.keys(py.loadedPackages).sort(), stats: mm.debugStats() };
+  // Python's view of JavaScript works whichever way the page started (methods that need
+  // their real receiver: DOM, timers, fetch).
+  const js = await py.runPythonAsync(`
+from js import document, setTimeout
+from pyodide.ffi import create_once_callable
+from pyodide.http import pyfetch
+div = document.createElement("div")
+div.id = "made-by-python"
+document.body.appendChild(div)
+setTimeout(create_once_callable(lambda: None), 1)
+response = await pyfetch("manifest.json")
+f"{document.getElementById('made-by-python').id} {response.status}"`);
+  document.getElementById('made-by-python').remove();
+  return { info, y, cos, ...state, js, loaded: Object.keys(py.loadedPackages).sort(), stats: mm.debugStats() };
 }"""
 
 
@@ -68,6 +81,7 @@ def check_visit(visit: dict, from_cache: bool) -> None:
     assert visit["installer"] == "pyodide.loadPackage"
     assert visit["loaded"] == ["minimodel", "numpy"]
     assert visit["stats"]["kernels"] is True
+    assert visit["js"] == "made-by-python 200"
 
 
 def fresh_page(browser, base_url):

@@ -10,7 +10,13 @@
  * @property {string} [file]  the file whose bytes just arrived
  */
 
-import { capturePackages, installPackages, openRuntimeCache, refreshRestoredInterpreter } from "./runtime-cache.js";
+import {
+  capturePackages,
+  installPackages,
+  openRuntimeCache,
+  refreshRestoredInterpreter,
+  takeSnapshot,
+} from "./runtime-cache.js";
 
 const RUNTIME_FILES = ["pyodide-lock.json", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"];
 const PACKAGES = ["numpy", "minimodel"];
@@ -100,10 +106,10 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     }
     const toSave = {};
     if (!pyodide) {
-      pyodide = await loadPyodide({ ...options, _makeSnapshot: cache !== null });
+      pyodide = await loadPyodide(options);
       if (cache) {
         try {
-          toSave.snapshot = pyodide.makeMemorySnapshot();
+          toSave.snapshot = takeSnapshot(pyodide);
         } catch (err) {
           console.info(`minimodel: no interpreter snapshot for the next visit (${err.message})`);
         }

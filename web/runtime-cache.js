@@ -237,6 +237,25 @@ export async function installPackages(pyodide, { packages, data }) {
 }
 
 /**
+ * The wasm heap of an interpreter that has just booted, as Pyodide's makeMemorySnapshot
+ * writes it. Booting with loadPyodide's _makeSnapshot option instead would wrap the `js`
+ * module in a recording Proxy for the whole session, and from Python DOM methods, fetch or
+ * setTimeout would then throw "Illegal invocation". Right after a plain boot Python holds
+ * no JS object beyond Pyodide's fixed ones, so the option is only raised for this call
+ * (if Python did hold one, makeMemorySnapshot throws and nothing is cached).
+ * @returns {Uint8Array}
+ */
+export function takeSnapshot(pyodide) {
+  const { config } = pyodide._api;
+  config._makeSnapshot = true;
+  try {
+    return pyodide.makeMemorySnapshot();
+  } finally {
+    config._makeSnapshot = false;
+  }
+}
+
+/**
  * A restored interpreter starts with the state the snapshot froze: give it what must differ
  * per page load (a fresh random seed, the current time zone) and drop the sys.path entry
  * that loadPyodide adds once more after a restore.
