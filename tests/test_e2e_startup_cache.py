@@ -225,3 +225,38 @@ def test_the_worker_uses_the_same_cache(browser, base_url):
     assert result["bad"] == 'TypeError: createWorker: cache must be true or false; received string "yes"'
     watch.assert_clean()
     context.close()
+
+
+def test_cached_packages_that_do_not_import_are_dropped(browser, base_url):
+    """An entry whose checksum is right but whose files are not (a buggy writer, say)."""
+    context, page, watch = fresh_page(browser, base_url)
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.evaluate(VISIT, {})
+    wait_for_entries(page)
+    page.evaluate(
+        """async () => {
+          const cache = await caches.open('minimodel-runtime');
+          const request = (await cache.keys()).find((r) => r.url.endsWith('/packages'));
+          const bytes = new Uint8Array(await (await cache.match(request)).arrayBuffer());
+          const headerLength = new DataView(bytes.buffer).getUint32(0, true);
+          const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)));
+          const numpy = header.packages.find((p) => p.name === 'numpy');
+          const [, offset, length] = numpy.files.find(([path]) => path === 'numpy/__init__.pyc');
+          bytes.fill(0, 4 + headerLength + offset, 4 + headerLength + offset + length);
+          const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+          const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+          await cache.put(request, new Response(bytes, { headers: { 'x-minimodel-sha256': hex } }));
+        }"""
+    )
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=False)
+    assert any("the cached packages did not install" in w for w in warnings), warnings
+    assert page.evaluate(CACHE_URLS) == []  # both entries forgotten
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=False)  # fills the cache anew
+    wait_for_entries(page)
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=True)
+    watch.assert_clean()
+    context.close()

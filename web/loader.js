@@ -32,9 +32,12 @@ const PACKAGES = ["numpy", "minimodel"];
  */
 export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   const loaderURL = new URL("pyodide.mjs", baseURL);
-  const [manifest, lock, { loadPyodide }] = await Promise.all([
-    fetchManifest(baseURL),
-    fetchJSON(new URL("pyodide-lock.json", baseURL)),
+  const build = Promise.all([fetchManifest(baseURL), fetchJSON(new URL("pyodide-lock.json", baseURL))]);
+  const opening = useCache
+    ? openRuntimeCache(baseURL, build.then(([manifest, lock]) => ({ manifest, lock })), PACKAGES)
+    : Promise.resolve(null);
+  const [[manifest, lock], { loadPyodide }] = await Promise.all([
+    build,
     import(loaderURL.href).catch((err) => {
       throw new Error(`Could not load the Pyodide loader from ${loaderURL}: ${err.message}`);
     }),
@@ -69,16 +72,17 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     if (stage === current) emit(file);
   });
   try {
-    const cache = useCache ? await openRuntimeCache(baseURL, manifest, lock, PACKAGES) : null;
-    const cachedPackages = cache
-      ? cache.packages().catch((err) => {
+    const cache = await opening;
+    const [snapshot, packagesEntry] = cache ? await Promise.all([cache.snapshot(), cache.packages()]) : [null, null];
+    const cachedPackages = packagesEntry
+      ? packagesEntry.contents.catch((err) => {
           console.warn(`minimodel: ${err.message}; loading the packages afresh`);
           return null;
         })
       : Promise.resolve(null);
     // Without cached packages, download the wheels while the runtime boots (it is busy
     // compiling and starting Python, the network is idle); loadPackage takes the responses.
-    if (!(cache && (await cache.hasPackages()))) {
+    if (!packagesEntry) {
       for (const name of PACKAGES) {
         const { file_name: file, sha256 } = lock.packages[name];
         counter.prefetch(new URL(file, baseURL).href, { integrity: integrityOf(sha256) });
@@ -90,31 +94,8 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
       stdout: (line) => console.log(line),
       stderr: (line) => console.warn(line),
     };
-    let pyodide = null;
-    let restored = false;
-    const snapshot = cache ? await cache.snapshot() : null;
-    if (snapshot) {
-      try {
-        pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot.bytes });
-        refreshRestoredInterpreter(pyodide);
-        restored = true;
-      } catch (err) {
-        console.warn(`minimodel: the cached interpreter did not restore (${err.message}); starting afresh`);
-        await cache.drop("snapshot");
-        pyodide = null;
-      }
-    }
-    const toSave = {};
-    if (!pyodide) {
-      pyodide = await loadPyodide(options);
-      if (cache) {
-        try {
-          toSave.snapshot = takeSnapshot(pyodide);
-        } catch (err) {
-          console.info(`minimodel: no interpreter snapshot for the next visit (${err.message})`);
-        }
-      }
-    }
+    const { pyodide, restored, snapshotToSave } = await startInterpreter(loadPyodide, options, cache, snapshot);
+    const toSave = { snapshot: snapshotToSave, packages: null };
     loaded.runtime = totals.runtime; // every runtime byte has been used by now
     emit();
     current = "packages";
@@ -146,6 +127,33 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   } finally {
     counter.stop();
   }
+}
+
+/**
+ * Start the interpreter: from the cached snapshot when there is one and it restores, else
+ * by a plain boot, snapshotted at once for the next visit when there is a cache.
+ */
+async function startInterpreter(loadPyodide, options, cache, snapshot) {
+  if (snapshot) {
+    try {
+      const pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot.bytes });
+      refreshRestoredInterpreter(pyodide);
+      return { pyodide, restored: true, snapshotToSave: null };
+    } catch (err) {
+      console.warn(`minimodel: the cached interpreter did not restore (${err.message}); starting afresh`);
+      await cache.drop("snapshot");
+    }
+  }
+  const pyodide = await loadPyodide(options);
+  let snapshotToSave = null;
+  if (cache) {
+    try {
+      snapshotToSave = takeSnapshot(pyodide);
+    } catch (err) {
+      console.info(`minimodel: no interpreter snapshot for the next visit (${err.message})`);
+    }
+  }
+  return { pyodide, restored: false, snapshotToSave };
 }
 
 /**

@@ -23,16 +23,17 @@ const SHARED_LIBRARY = /\.so(\.\d+)*$/;
 
 /**
  * The cache for this site's exact build in this browser, or null when the browser offers
- * no Cache Storage here (not a secure context, storage blocked, ...).
+ * no Cache Storage here (not a secure context, storage blocked, ...). Opening the storage
+ * starts at once, while `build` (manifest.json and pyodide-lock.json) is still on its way.
  * @param {URL} baseURL
- * @param {{files: Record<string, {sha256: string}>}} manifest
- * @param {any} lock  pyodide-lock.json
+ * @param {Promise<{manifest: {files: Record<string, {sha256: string}>}, lock: any}>} build
  * @param {string[]} packages
  * @returns {Promise<RuntimeCache | null>}
  */
-export async function openRuntimeCache(baseURL, manifest, lock, packages) {
+export async function openRuntimeCache(baseURL, build, packages) {
   try {
     if (!globalThis.caches || !globalThis.crypto?.subtle) return null;
+    const [cache, { manifest, lock }] = await Promise.all([caches.open(CACHE_NAME), build]);
     const parts = [
       FORMAT,
       navigator.userAgent,
@@ -40,7 +41,7 @@ export async function openRuntimeCache(baseURL, manifest, lock, packages) {
       ...packages.map((name) => `${name}:${lock.packages[name].sha256}`),
     ];
     const key = await sha256Hex(new TextEncoder().encode(parts.join("\n")));
-    return new RuntimeCache(await caches.open(CACHE_NAME), new URL("minimodel-cache/", baseURL).href, key);
+    return new RuntimeCache(cache, new URL("minimodel-cache/", baseURL).href, key);
   } catch {
     return null;
   }
@@ -70,22 +71,22 @@ export class RuntimeCache {
     return { bytes };
   }
 
-  /** Whether package files are stored (not yet whether they are intact). */
-  async hasPackages() {
-    return (await this.cache.match(this.url("packages")).catch(() => undefined)) !== undefined;
-  }
-
   /**
-   * The stored package files, or null.
-   * @returns {Promise<{packages: PackageFiles[], data: Uint8Array} | null>}
+   * The stored package files, or null when there are none. Their contents come as a
+   * promise (read and checked while the runtime starts), which rejects if they are damaged.
+   * @returns {Promise<{ contents: Promise<{packages: PackageFiles[], data: Uint8Array}> } | null>}
    */
   async packages() {
     const response = await this.cache.match(this.url("packages")).catch(() => undefined);
     if (!response) return null;
-    const bytes = new Uint8Array(await readChecked(response, "packages"));
-    const headerLength = new DataView(bytes.buffer).getUint32(0, true);
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)));
-    return { packages: header.packages, data: bytes.subarray(4 + headerLength) };
+    const contents = readChecked(response, "packages").then((buffer) => {
+      const bytes = new Uint8Array(buffer);
+      const headerLength = new DataView(buffer).getUint32(0, true);
+      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)));
+      return { packages: header.packages, data: bytes.subarray(4 + headerLength) };
+    });
+    contents.catch(() => {}); // the loader reports it, once it awaits the contents
+    return { contents };
   }
 
   /** Store what a first visit made; entries of older builds are deleted. Never throws. */
