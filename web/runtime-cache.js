@@ -1,5 +1,5 @@
 // A per-browser cache of the work a first visit does, so that a repeat visit skips it:
-//  - a memory snapshot of the freshly booted interpreter (Pyodide's _makeSnapshot /
+//  - a memory snapshot of the freshly booted interpreter (Pyodide's makeMemorySnapshot /
 //    _loadSnapshot: the wasm heap right after Python started, before any package), and
 //  - the unpacked files of the wheels (Pyodide unzips a wheel in Python, in WebAssembly:
 //    about 150 ms for numpy on every visit).
