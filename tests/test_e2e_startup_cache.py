@@ -260,3 +260,27 @@ def test_cached_packages_that_do_not_import_are_dropped(browser, base_url):
     check_visit(page.evaluate(VISIT, {}), from_cache=True)
     watch.assert_clean()
     context.close()
+
+
+def test_the_demo_page_starts_from_the_cache_on_a_second_visit(browser, base_url):
+    from conftest import open_app
+
+    context, page, watch = open_app(browser, base_url)
+    assert "ready in" in page.inner_text("#ready-text")
+    assert "cache" not in page.inner_text("#ready-text")
+    wait_for_entries(page)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true], #error:not([hidden])", timeout=LOAD_TIMEOUT_MS)
+    assert page.locator("#error").is_hidden()
+    assert page.inner_text("#ready-text").endswith("started from this browser's cache.")
+    # The model section computes as on a first visit: 0.01 * sum of the sliders, ReLU'd.
+    assert page.evaluate(
+        """async () => {
+          const model = await window.demo.worker.createModel(4, 2);
+          const y = Array.from(await model.predict(new Float32Array([1, 2, 3, 4])));
+          await model.dispose();
+          return y;
+        }"""
+    ) == pytest.approx([0.1, 0.1], rel=1e-6)
+    watch.assert_clean()
+    context.close()

@@ -223,7 +223,8 @@ async function start() {
     $("loading").hidden = true;
     $("demo").hidden = false;
     $("ready-text").textContent =
-      `Python ${info.pythonVersion} with numpy ${info.numpyVersion} (Pyodide ${info.pyodideVersion}) ready in ${seconds} s, in a worker.`;
+      `Python ${info.pythonVersion} with numpy ${info.numpyVersion} (Pyodide ${info.pyodideVersion}) ready in ${seconds} s, in a worker` +
+      (info.fromCache ? ", started from this browser's cache." : ".");
     await startModelDemo(worker);
     await startCosineDemo(worker);
     window.demo.digits = await startDigitsDemo(worker);
