@@ -15,6 +15,7 @@ import {
   installPackages,
   openRuntimeCache,
   refreshRestoredInterpreter,
+  sha256Hex,
   takeSnapshot,
 } from "./runtime-cache.js";
 
@@ -34,7 +35,7 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   const loaderURL = new URL("pyodide.mjs", baseURL);
   const build = Promise.all([fetchManifest(baseURL), fetchJSON(new URL("pyodide-lock.json", baseURL))]);
   const opening = useCache
-    ? openRuntimeCache(baseURL, build.then(([manifest, lock]) => ({ manifest, lock })), PACKAGES)
+    ? openRuntimeCache(baseURL, build, PACKAGES)
     : Promise.resolve(null);
   const [[manifest, lock], { loadPyodide }] = await Promise.all([
     build,
@@ -101,18 +102,15 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     current = "packages";
     emit();
     const stored = await cachedPackages;
-    let installed = false;
     if (stored) {
       try {
         await installPackages(pyodide, stored);
         importPackages(pyodide);
-        installed = true;
       } catch (err) {
         // Half-installed packages cannot be trusted in this interpreter: forget the cache
         // and start again without it (the next visit fills it anew).
         console.warn(`minimodel: the cached packages did not install (${err.message}); loading them afresh`);
-        await cache.drop("snapshot");
-        await cache.drop("packages");
+        await cache.drop("snapshot", "packages");
         counter.stop();
         return loadRuntime(baseURL, report, { useCache: false });
       }
@@ -123,7 +121,7 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     }
     report({ stage: "ready", loaded: totals.packages, total: totals.packages });
     if (toSave.snapshot || toSave.packages) setTimeout(() => cache.save(toSave), 0);
-    return { pyodide, fromCache: restored && installed };
+    return { pyodide, fromCache: restored && stored !== null };
   } finally {
     counter.stop();
   }
@@ -190,8 +188,7 @@ async function findChangedWheels(baseURL, lock) {
     const { file_name: file, sha256: expected } = lock.packages[name];
     try {
       const bytes = await (await fetch(new URL(file, baseURL), { cache: "no-store" })).arrayBuffer();
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-      const actual = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+      const actual = await sha256Hex(bytes);
       if (actual !== expected) {
         found.push(
           `${file} is not the file this site was built with: its sha256 is ${actual}, ` +

@@ -26,14 +26,14 @@ const SHARED_LIBRARY = /\.so(\.\d+)*$/;
  * no Cache Storage here (not a secure context, storage blocked, ...). Opening the storage
  * starts at once, while `build` (manifest.json and pyodide-lock.json) is still on its way.
  * @param {URL} baseURL
- * @param {Promise<{manifest: {files: Record<string, {sha256: string}>}, lock: any}>} build
+ * @param {Promise<[{files: Record<string, {sha256: string}>}, any]>} build  [manifest, lock]
  * @param {string[]} packages
  * @returns {Promise<RuntimeCache | null>}
  */
 export async function openRuntimeCache(baseURL, build, packages) {
   try {
     if (!globalThis.caches || !globalThis.crypto?.subtle) return null;
-    const [cache, { manifest, lock }] = await Promise.all([caches.open(CACHE_NAME), build]);
+    const [cache, [manifest, lock]] = await Promise.all([caches.open(CACHE_NAME), build]);
     const parts = [
       FORMAT,
       navigator.userAgent,
@@ -104,9 +104,9 @@ export class RuntimeCache {
     }
   }
 
-  /** Forget this build's entries (after one failed to restore). */
-  async drop(kind) {
-    await this.cache.delete(this.url(kind)).catch(() => false);
+  /** Forget entries of this build (after one failed to restore). */
+  async drop(...kinds) {
+    await Promise.all(kinds.map((kind) => this.cache.delete(this.url(kind)).catch(() => false)));
   }
 }
 
@@ -114,7 +114,8 @@ export class RuntimeCache {
 // while the runtime starts): a damaged entry is refused, never half-used.
 const DIGEST_HEADER = "x-minimodel-sha256";
 
-async function sha256Hex(bytes) {
+/** The sha256 of `bytes` in hex (also used by the loader to name a changed wheel). */
+export async function sha256Hex(bytes) {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
