@@ -120,6 +120,16 @@ def watch_page(context, page) -> Watch:
     return watch
 
 
+def open_blank(browser, base_url: str):
+    """A new context and a watched page on a same-origin document without the demo, for
+    tests that import minimodel.js themselves."""
+    context = browser.new_context()
+    page = context.new_page()
+    watch = watch_page(context, page)
+    page.goto(base_url + "manifest.json")
+    return context, page, watch
+
+
 def open_app(browser, url: str):
     """A new context and page on the demo, waited until Python is ready."""
     context = browser.new_context()

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import LOAD_TIMEOUT_MS, open_app, watch_page
+from conftest import LOAD_TIMEOUT_MS, open_app, open_blank, watch_page
 
 pytestmark = pytest.mark.e2e
 
@@ -113,10 +113,7 @@ def test_memory_error_becomes_a_clear_js_error_and_the_page_goes_on(browser, bas
 
 
 def test_fatal_error_on_the_main_thread_fails_clearly_and_a_new_init_recovers(browser, base_url):
-    context = browser.new_context()
-    page = context.new_page()
-    watch = watch_page(context, page)
-    page.goto(base_url + "manifest.json")  # a same-origin document without the demo
+    context, page, watch = open_blank(browser, base_url)
     result = page.evaluate(
         """async () => {
           const mm = await import('./minimodel.js');

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import LOAD_TIMEOUT_MS, open_app, watch_page
+from conftest import LOAD_TIMEOUT_MS, open_app, open_blank, watch_page
 
 pytestmark = pytest.mark.e2e
 
@@ -171,10 +171,7 @@ def test_init_progress_events_and_concurrent_calls(browser, base_url, dist):
     import json
 
     manifest = json.loads((dist / "manifest.json").read_text())["files"]
-    context = browser.new_context()
-    page = context.new_page()
-    watch = watch_page(context, page)
-    page.goto(base_url + "manifest.json")  # any same-origin document without the demo
+    context, page, watch = open_blank(browser, base_url)
     result = page.evaluate(
         """async () => {
           const mm = await import('./minimodel.js');

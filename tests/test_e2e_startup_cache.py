@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import LOAD_TIMEOUT_MS, watch_page
+from conftest import LOAD_TIMEOUT_MS, open_blank
 
 CACHE_URLS = "async () => (await (await caches.open('minimodel-runtime')).keys()).map((r) => r.url)"
 
@@ -84,14 +84,6 @@ def check_visit(visit: dict, from_cache: bool) -> None:
     assert visit["js"] == "made-by-python 200"
 
 
-def fresh_page(browser, base_url):
-    context = browser.new_context()
-    page = context.new_page()
-    watch = watch_page(context, page)
-    page.goto(base_url + "manifest.json")  # a same-origin document without the demo
-    return context, page, watch
-
-
 def wait_for_entries(page) -> list[str]:
     """Until the first visit's save() has stored both entries (it runs after init) and
     deleted any older build's."""
@@ -106,7 +98,7 @@ def wait_for_entries(page) -> list[str]:
 
 
 def test_repeat_visits_restore_from_the_cache_with_the_same_numbers(browser, base_url):
-    context, page, watch = fresh_page(browser, base_url)
+    context, page, watch = open_blank(browser, base_url)
     # An entry left by an older build of the site: the first save must delete it.
     page.evaluate(
         """async () => (await caches.open('minimodel-runtime'))
@@ -154,7 +146,7 @@ def test_repeat_visits_restore_from_the_cache_with_the_same_numbers(browser, bas
 
 
 def test_cache_false_neither_reads_nor_writes(browser, base_url):
-    context, page, watch = fresh_page(browser, base_url)
+    context, page, watch = open_blank(browser, base_url)
     first = page.evaluate(VISIT, {"cache": False})
     check_visit(first, from_cache=False)
     page.wait_for_timeout(1500)  # a save would have happened by now
@@ -171,7 +163,7 @@ def test_cache_false_neither_reads_nor_writes(browser, base_url):
 
 @pytest.mark.parametrize("damaged", ["snapshot", "packages", "both"])
 def test_a_damaged_cache_falls_back_and_is_replaced(browser, base_url, damaged):
-    context, page, watch = fresh_page(browser, base_url)
+    context, page, watch = open_blank(browser, base_url)
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "info") else None)
     page.evaluate(VISIT, {})
@@ -204,7 +196,7 @@ def test_a_damaged_cache_falls_back_and_is_replaced(browser, base_url, damaged):
 
 
 def test_the_worker_uses_the_same_cache(browser, base_url):
-    context, page, watch = fresh_page(browser, base_url)
+    context, page, watch = open_blank(browser, base_url)
     page.evaluate(VISIT, {})
     wait_for_entries(page)
     result = page.evaluate(
@@ -229,7 +221,7 @@ def test_the_worker_uses_the_same_cache(browser, base_url):
 
 def test_cached_packages_that_do_not_import_are_dropped(browser, base_url):
     """An entry whose checksum is right but whose files are not (a buggy writer, say)."""
-    context, page, watch = fresh_page(browser, base_url)
+    context, page, watch = open_blank(browser, base_url)
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     page.evaluate(VISIT, {})
