@@ -59,13 +59,20 @@ static inline void store_row(float *y, int n0, int N, const float *b, f4 lo, f4 
 /* Y (M x N) = X (M x K) @ W.T + b, then ReLU if relu != 0. W given packed by mm_pack.
  * A value that overflowed float32 comes out as NaN (never clamped to 0 by the ReLU), so
  * the caller's finiteness check sees it.
- * Register blocking: 4 rows of X by 8 outputs, eight accumulator vectors. */
+ *
+ * Why a row's result never depends on its batch: every output Y[m][n] is computed with the
+ * same float32 operations in the same order wherever row m sits and whatever M is: one
+ * accumulator lane, acc = 0; for k = 0..K-1: acc += X[m][k] * W[n][k]; then acc + b[n].
+ * The loops below only choose how many rows and outputs share the work (4 rows x 8
+ * outputs, or 1 row x 16 outputs for the rows left over); they never split or reorder a
+ * sum, so predict(x) equals every row of predictBatch bit for bit (tested in CPython and
+ * in the browser). */
 EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, int M, int K, int N,
                       int relu) {
+    int full = M - M % 4;
     for (int n0 = 0; n0 < N; n0 += 8) {
         const float *panel = P + (size_t)(n0 / 8) * 8 * K;
-        int m = 0;
-        for (; m + 4 <= M; m += 4) {
+        for (int m = 0; m < full; m += 4) {
             const float *x0 = X + (size_t)m * K, *x1 = x0 + K, *x2 = x1 + K, *x3 = x2 + K;
             f4 a0 = splat(0), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
             for (int k = 0; k < K; k++) {
@@ -81,29 +88,46 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
             store_row(Y + (size_t)(m + 2) * N, n0, N, b, c0, c1, relu);
             store_row(Y + (size_t)(m + 3) * N, n0, N, b, d0, d1, relu);
         }
-        for (; m < M; m++) {
-            const float *x = X + (size_t)m * K;
-            f4 lo = splat(0), hi = lo, lo2 = lo, hi2 = lo;
-            int k = 0;
-            for (; k + 2 <= K; k += 2) {  /* two independent chains hide add latency */
-                f4 v = splat(x[k]), u = splat(x[k + 1]);
-                lo += v * LOAD(panel + (size_t)k * 8);
-                hi += v * LOAD(panel + (size_t)k * 8 + 4);
-                lo2 += u * LOAD(panel + (size_t)(k + 1) * 8);
-                hi2 += u * LOAD(panel + (size_t)(k + 1) * 8 + 4);
-            }
-            for (; k < K; k++) {
+    }
+    /* The rows left over (all of them when M < 4, as for predict): two panels at a time,
+     * so four independent accumulator chains hide the add latency, each chain still the
+     * plain k-ordered sum of its output. */
+    for (int m = full; m < M; m++) {
+        const float *x = X + (size_t)m * K;
+        int n0 = 0;
+        for (; n0 + 8 < N; n0 += 16) {
+            const float *p = P + (size_t)(n0 / 8) * 8 * K, *q = p + (size_t)8 * K;
+            f4 a0 = splat(0), a1 = a0, b0 = a0, b1 = a0;
+            for (int k = 0; k < K; k++) {
                 f4 v = splat(x[k]);
-                lo += v * LOAD(panel + (size_t)k * 8);
-                hi += v * LOAD(panel + (size_t)k * 8 + 4);
+                a0 += v * LOAD(p + (size_t)k * 8);
+                a1 += v * LOAD(p + (size_t)k * 8 + 4);
+                b0 += v * LOAD(q + (size_t)k * 8);
+                b1 += v * LOAD(q + (size_t)k * 8 + 4);
             }
-            store_row(Y + (size_t)m * N, n0, N, b, lo + lo2, hi + hi2, relu);
+            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, relu);
+            store_row(Y + (size_t)m * N, n0 + 8, N, b, b0, b1, relu);
+        }
+        if (n0 < N) {
+            const float *p = P + (size_t)(n0 / 8) * 8 * K;
+            f4 a0 = splat(0), a1 = a0;
+            for (int k = 0; k < K; k++) {
+                f4 v = splat(x[k]);
+                a0 += v * LOAD(p + (size_t)k * 8);
+                a1 += v * LOAD(p + (size_t)k * 8 + 4);
+            }
+            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, relu);
         }
     }
 }
 
 /* Cosine similarity with float64 sums: every float32 product and any sum of up to
- * 2**24 of them fits a double, so nothing overflows or underflows. 0 if a norm is 0. */
+ * 2**24 of them fits a double, so nothing overflows or underflows. 0 if a norm is 0.
+ * The division is by sqrt(aa * bb), not sqrt(aa) * sqrt(bb): for b = a (or -a, or a
+ * scaled by a power of two) ab and aa * bb are exactly ab and ab**2, and sqrt of a
+ * correctly rounded square is the number itself, so cos(a, a) is exactly 1 (with two
+ * square roots it could be 1 - 2**-52). aa * bb stays inside float64's range: from
+ * (2**-149)**4 = 2**-596 up to (2**128 * 2**128 * 2**24)**2 = 2**560. */
 EXPORT double mm_cosine(const float *a, const float *b, int n) {
     double ab = 0, aa = 0, bb = 0, ab2 = 0, aa2 = 0, bb2 = 0;
     int i = 0;
@@ -119,7 +143,7 @@ EXPORT double mm_cosine(const float *a, const float *b, int n) {
     ab += ab2; aa += aa2; bb += bb2;
     if (aa == 0.0 || bb == 0.0) return 0.0;
     /* sqrt via the builtin, which lowers to f64.sqrt (wasm) or sqrtsd (native): no libm. */
-    double r = ab / (__builtin_sqrt(aa) * __builtin_sqrt(bb));
+    double r = ab / __builtin_sqrt(aa * bb);
     return r > 1.0 ? 1.0 : (r < -1.0 ? -1.0 : r);
 }
 

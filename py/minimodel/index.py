@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels
+from ._exact import rounded_matmul
 from ._checks import MAX_INDEX_VALUES, as_batch, as_vector, check_size, describe
 
 #: Rows normalised per step, bounding the float64 scratch memory to ~12 MiB at 384-d.
@@ -15,9 +16,21 @@ _CHUNK_ROWS = 4096
 _KERNEL_TOPK_MAX = 256
 #: From this many rows on, searches scan a bfloat16 copy first (half the bytes to read).
 _BF16_MIN_ROWS = 4096
-#: |exact - approximate| score bound for unit vectors: bfloat16 rounding (2**-8 relative,
-#: so at most 2**-8 by Cauchy-Schwarz) plus float32 summation error, with room to spare.
-_BF16_SCORE_ERROR = 2.0**-8 + 1e-4
+
+
+def bf16_score_error(dim: int) -> float:
+    """A bound on |exact - approximate| scores of unit vectors of ``dim`` values, where the
+    approximate score reads the rows rounded to bfloat16.
+
+    With S = sum_i |q_i r_i| <= |q| |r| <= 1.0001 (Cauchy-Schwarz; float32 unit vectors
+    have norms within 1e-6 of 1):
+    - bfloat16 keeps 8 significant bits and rounds to nearest, so |r_i - bf16(r_i)| <=
+      2**-8 |r_i| (subnormals lose less than 2**-133 absolutely), and the exact scores of
+      the rounded and the true rows differ by at most 2**-8 * S;
+    - each kernel sums dim/4 products per SIMD lane, then 3 adds across the lanes:
+      float32 rounding adds at most (dim/4 + 3) * 2**-24 * S to each of the two scores.
+    """
+    return (2.0**-8 * (1 + 2.0**-8) + 2 * (dim // 4 + 4) * 2.0**-24) * 1.0001
 
 
 def to_bfloat16(rows: np.ndarray) -> np.ndarray:
@@ -164,18 +177,23 @@ class EmbeddingIndex:
         """Exact top-k in two passes: approximate scores from the bfloat16 copy, then
         exact float32 scores for every row that could still be in the top k.
 
-        If the k-th best approximate score is t, a row whose approximate score is below
-        t - 2e (e bounds |exact - approximate|) has k rows exactly better than it, so it
-        cannot be in the top k. Returns False (caller scans exactly) if too many rows remain.
+        Why the result is exactly the full float32 scan's: let e = bf16_score_error(dim)
+        bound |exact - approximate| and t be the k-th best approximate score. A row whose
+        approximate score is below t - 2e has exact score < t - e, while the k rows with
+        approximate scores >= t have exact scores >= t - e: k rows are strictly better, so
+        it cannot be in the top k, and it cannot tie with the k-th either. Every other
+        row is rescored with mm_scores, the very arithmetic of the full scan (a row's
+        score does not depend on its position), and selected with the same tie rule.
+        Returns False (the caller scans exactly) if too many rows remain.
         """
         count, size = indices.shape[0], self._size
         approx = np.empty(size, dtype=np.float32)
-        kernels.scores_bf16(_kernels.ptr(self._rows16), _kernels.ptr(_bf16_query(unit_query)),
-                            _kernels.ptr(approx), size, self.dim)
+        kernels.scores_bf16(self._rows16, _bf16_query(unit_query), approx, size, self.dim)
         best_index = np.empty(count, dtype=np.int32)
         best_score = np.empty(count, dtype=np.float32)
-        kernels.topk(_kernels.ptr(approx), size, count, _kernels.ptr(best_index), _kernels.ptr(best_score))
-        candidates = np.flatnonzero(approx >= best_score[-1] - 2 * _BF16_SCORE_ERROR)
+        kernels.topk(approx, size, count, best_index, best_score)
+        threshold = float(best_score[-1]) - 2 * bf16_score_error(self.dim)  # in float64: not rounded up
+        candidates = np.flatnonzero(approx >= threshold)
         if candidates.shape[0] > size // 8:
             return False
         local_indices = np.empty(count, dtype=np.int32)
@@ -186,15 +204,18 @@ class EmbeddingIndex:
 
 def _top_k(kernels: _kernels.Kernels | None, rows: np.ndarray, unit_query: np.ndarray,
            indices: np.ndarray, scores: np.ndarray) -> None:
-    """Exact float32 scores of every row, and the best len(indices) of them."""
+    """Exact float32 scores of every row, and the best len(indices) of them (ties: lower
+    index first). A row's score depends only on the row and the query, never on where the
+    row sits, so equal rows tie exactly: mm_scores gives every row the same arithmetic,
+    and numpy's path gives the correctly rounded exact dot product (_exact.py)."""
     count, n = indices.shape[0], rows.shape[0]
     all_scores = np.empty(n, dtype=np.float32)
     if kernels is not None:
-        kernels.scores(_kernels.ptr(rows), _kernels.ptr(unit_query), _kernels.ptr(all_scores), n, rows.shape[1])
+        kernels.scores(rows, unit_query, all_scores, n, rows.shape[1])
     else:
-        np.matmul(rows, unit_query, out=all_scores)
+        rounded_matmul(rows, unit_query[None, :], None, all_scores)
     if kernels is not None and count <= _KERNEL_TOPK_MAX:
-        kernels.topk(_kernels.ptr(all_scores), n, count, _kernels.ptr(indices), _kernels.ptr(scores))
+        kernels.topk(all_scores, n, count, indices, scores)
     else:
         order = np.argsort(-all_scores, kind="stable")[:count]
         indices[:] = order

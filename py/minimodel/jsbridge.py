@@ -71,12 +71,14 @@ class Scratch:
 
     def __init__(self) -> None:
         self.array = np.zeros(0, dtype=np.float32)
-        self.address = _kernels.ptr(self.array)
+        #: (kernels, length, bound call) of the last cosine_scratch: binding costs more
+        #: than the call, and callers repeat one length. Cleared when the array is replaced.
+        self.cosine_call: tuple[Any, int, Any] | None = None
 
     def reserve(self, length: int) -> None:
         if self.array.size < length:
             self.array = np.zeros(max(length, self.array.size * 3 // 2, 1024), dtype=np.float32)
-            self.address = _kernels.ptr(self.array)  # cached: the per-call path needs it
+            self.cosine_call = None
 
     def take(self, length: int) -> np.ndarray:
         if self.array.size < length:
@@ -228,10 +230,14 @@ def cosine_scratch(length: int) -> float:
     0.707107
     """
     kernels = _kernels._active
-    if kernels is not None and 2 * length <= inputs.array.size:
-        return kernels.cosine(inputs.address, inputs.address + 4 * length, length)
-    data = inputs.take(2 * length)
-    return _cosine(data[:length], data[length:])
+    if kernels is None:
+        data = inputs.take(2 * length)
+        return _cosine(data[:length], data[length:])
+    call = inputs.cosine_call
+    if call is None or call[0] is not kernels or call[1] != length:
+        data = inputs.take(2 * length)
+        call = inputs.cosine_call = (kernels, length, kernels.cosine.bind(data[:length], data[length:], length))
+    return call[2]()
 
 
 def normalize_scratch(length: int, dim: int) -> None:

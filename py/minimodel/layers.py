@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels
+from ._exact import rounded_matmul
 from ._checks import (
     as_batch,
     as_matrix,
@@ -53,17 +54,20 @@ class Linear:
         if self._packed_for is not kernels:
             n, k = self.weights.shape
             packed = np.empty(kernels.packed_size(k, n), dtype=np.float32)
-            kernels.pack(_kernels.ptr(self.weights), _kernels.ptr(packed), k, n)
+            kernels.pack(self.weights, packed, k, n)
             self._packed, self._packed_for = packed, kernels
         return self._packed
 
     def forward(self, x: np.ndarray, out: np.ndarray, relu: bool) -> np.ndarray:
-        """Compute into ``out``. ``x``: C-contiguous float32 ``(in,)`` or ``(rows, in)``."""
+        """Compute into ``out``. ``x``: C-contiguous float32 ``(in,)`` or ``(rows, in)``.
+
+        Each output row depends only on its input row, bit for bit, whatever the batch:
+        the kernel sums every output in one fixed order (see mm_linear), and numpy's path
+        gives the correctly rounded exact value (see _exact.py).
+        """
         kernels = _kernels.active()
         if kernels is None:
-            with np.errstate(over="ignore", invalid="ignore"):  # callers check the result
-                np.matmul(x, self.weights.T, out=out)
-                out += self.bias
+            rounded_matmul(x, self.weights, self.bias, out)
             if relu:
                 overflowed = ~np.isfinite(out)
                 if overflowed.any():
@@ -72,23 +76,17 @@ class Linear:
         else:
             rows = x.shape[0] if x.ndim == 2 else 1
             n, k = self.weights.shape
-            kernels.linear(
-                _kernels.ptr(x), _kernels.ptr(self._packed_weights(kernels)), _kernels.ptr(self.bias),
-                _kernels.ptr(out), rows, k, n, int(relu),
-            )
+            kernels.linear(x, self._packed_weights(kernels), self.bias, out, rows, k, n, int(relu))
         return out
 
     def bound_forward(self, x: np.ndarray, out: np.ndarray, relu: bool) -> Callable[[], Any]:
         """``forward(x, out, relu)`` as a no-argument call for fixed buffers: the browser's
-        per-call path, with every pointer resolved once."""
+        per-call path, checked once (the bound kernel call holds every array it uses)."""
         kernels = _kernels.active()
         if kernels is None:
             return functools.partial(self.forward, x, out, relu)
         n, k = self.weights.shape
-        return functools.partial(
-            kernels.linear, _kernels.ptr(x), _kernels.ptr(self._packed_weights(kernels)),
-            _kernels.ptr(self.bias), _kernels.ptr(out), 1, k, n, int(relu),
-        )
+        return kernels.linear.bind(x, self._packed_weights(kernels), self.bias, out, 1, k, n, int(relu))
 
 
 def default_layer(input_size: int, output_size: int) -> Linear:

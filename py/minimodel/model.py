@@ -16,8 +16,8 @@ class MiniModel:
     Weights start at 0.01 and the bias at 0, as in the original Rust model.
 
     >>> model = MiniModel(4, 2)
-    >>> model.predict([1.0, 2.0, 3.0, 4.0])
-    array([0.1, 0.1], dtype=float32)
+    >>> model.predict([10.0, 20.0, 30.0, 40.0])
+    array([1., 1.], dtype=float32)
     """
 
     input_size: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -36,15 +37,19 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Unchecked: finite, C-contiguous float32 vectors of equal length >= 1."""
     kernels = _kernels.active()
     if kernels is not None:
-        return kernels.cosine(_kernels.ptr(a), _kernels.ptr(b), a.shape[0])
+        return kernels.cosine(a, b, a.shape[0])
     a64 = a.astype(np.float64)
     b64 = b.astype(np.float64)
     # Every float32 squared, and any sum of up to 2**24 of them, fits float64
-    # (3.4e38**2 * 2**24 ~ 2e84; the smallest subnormal squared ~ 2e-90).
-    norms = np.sqrt(np.dot(a64, a64)) * np.sqrt(np.dot(b64, b64))
-    if norms == 0.0:
+    # (3.4e38**2 * 2**24 ~ 2e84; the smallest subnormal squared ~ 2e-90), and so does
+    # their product. One square root of aa * bb (not sqrt(aa) * sqrt(bb)) makes cos(a, a)
+    # exactly 1: ab = aa = bb, and sqrt of a correctly rounded square is exact (mm_cosine).
+    # The three sums use one algorithm (numpy's pairwise sum of exact products; BLAS's dot
+    # may sum a, a and a, b differently), so for b = a they are equal.
+    aa, bb = float((a64 * a64).sum()), float((b64 * b64).sum())
+    if aa == 0.0 or bb == 0.0:
         return 0.0
-    value = float(np.dot(a64, b64) / norms)
+    value = float((a64 * b64).sum()) / math.sqrt(aa * bb)
     return min(1.0, max(-1.0, value))
 
 
