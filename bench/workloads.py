@@ -12,6 +12,8 @@ import numpy as np
 
 SEED = 20261127
 W4_ROWS, W4_DIM, W4_K = 100_000, 384, 10
+#: Search workloads by name: the k of each (W4 is the original k = 10).
+SEARCHES = {"w4": W4_K, "w4k100": 100}
 
 
 def make_data() -> dict[str, np.ndarray]:
@@ -40,8 +42,11 @@ def references(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     w3 = np.array([a @ b / np.linalg.norm(a) / np.linalg.norm(b)])
     q = f(d["w4_q"]) / np.linalg.norm(f(d["w4_q"]))
     scores = f(d["w4_unit"]) @ q
-    top = np.argsort(-scores, kind="stable")[:W4_K]
-    return {"w1": w1, "w2": w2, "w3": w3, "w4_indices": top.astype(np.float64), "w4_scores": scores[top]}
+    refs = {"w1": w1, "w2": w2, "w3": w3}
+    for name, k in SEARCHES.items():
+        top = np.argsort(-scores, kind="stable")[:k]
+        refs[f"{name}_indices"], refs[f"{name}_scores"] = top.astype(np.float64), scores[top]
+    return refs
 
 
 def check(name: str, got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> None:
@@ -51,18 +56,20 @@ def check(name: str, got: np.ndarray, want: np.ndarray, rtol: float, atol: float
         raise AssertionError(f"{name}: wrong result (max abs error {worst:.3g}); not timing it")
 
 
-TOLERANCE = {"w1": (1e-5, 1e-5), "w2": (1e-4, 1e-4), "w3": (1e-6, 1e-6), "w4_scores": (1e-5, 1e-5)}
+TOLERANCE = {"w1": (1e-5, 1e-5), "w2": (1e-4, 1e-4), "w3": (1e-6, 1e-6),
+             **{f"{name}_scores": (1e-5, 1e-5) for name in SEARCHES}}
 
 
 def check_all(contender: str, outputs: dict[str, list[float]], refs: dict[str, np.ndarray]) -> None:
     for key, (rtol, atol) in TOLERANCE.items():
         if key in outputs:
             check(f"{contender} {key}", np.asarray(outputs[key]), refs[key], rtol, atol)
-    if "w4_indices" in outputs:
-        # Equal-score neighbours may swap; the scores above prove the ranking.
-        got = set(int(i) for i in outputs["w4_indices"][:3])
-        if got != set(int(i) for i in refs["w4_indices"][:3]):
-            raise AssertionError(f"{contender} w4: wrong top results {sorted(got)}")
+    for name in SEARCHES:
+        if f"{name}_indices" in outputs:
+            # Equal-score neighbours may swap; the scores above prove the ranking.
+            got = set(int(i) for i in outputs[f"{name}_indices"][:3])
+            if got != set(int(i) for i in refs[f"{name}_indices"][:3]):
+                raise AssertionError(f"{contender} {name}: wrong top results {sorted(got)}")
 
 
 def write_data(data: dict[str, np.ndarray], folder: Path) -> None:
@@ -108,15 +115,18 @@ def onnx_models(d: dict[str, np.ndarray]) -> dict[str, bytes]:
              helper.make_node("Div", ["sab", "n"], ["y"])],
             [tensor("a", [384]), tensor("b", [384])], [tensor("y", [])], {"axes": axes()},
         ),
-        "w4": model(
-            [helper.make_node("Mul", ["q", "q"], ["qq"]),
-             helper.make_node("ReduceSum", ["qq", "axes"], ["sq"], keepdims=1),
-             helper.make_node("Sqrt", ["sq"], ["n"]), helper.make_node("Div", ["q", "n"], ["u"]),
-             helper.make_node("MatMul", ["E", "u"], ["s"]),
-             helper.make_node("TopK", ["s", "k"], ["scores", "indices"], largest=1, sorted=1)],
-            [tensor("q", [W4_DIM])], [tensor("scores", [W4_K]), tensor("indices", [W4_K], TensorProto.INT64)],
-            {"E": d["w4_unit"], "axes": axes(), "k": np.array([W4_K], dtype=np.int64)},
-        ),
+        **{
+            name: model(
+                [helper.make_node("Mul", ["q", "q"], ["qq"]),
+                 helper.make_node("ReduceSum", ["qq", "axes"], ["sq"], keepdims=1),
+                 helper.make_node("Sqrt", ["sq"], ["n"]), helper.make_node("Div", ["q", "n"], ["u"]),
+                 helper.make_node("MatMul", ["E", "u"], ["s"]),
+                 helper.make_node("TopK", ["s", "k"], ["scores", "indices"], largest=1, sorted=1)],
+                [tensor("q", [W4_DIM])], [tensor("scores", [k]), tensor("indices", [k], TensorProto.INT64)],
+                {"E": d["w4_unit"], "axes": axes(), "k": np.array([k], dtype=np.int64)},
+            )
+            for name, k in SEARCHES.items()
+        },
     }
 
 
@@ -146,13 +156,17 @@ def numpy_timings(d: dict[str, np.ndarray], refs: dict[str, np.ndarray]) -> dict
     q = (d["w4_q"] / np.linalg.norm(d["w4_q"])).astype(np.float32)
     unit = d["w4_unit"]
 
-    def w4():
+    def search(k):
         scores = unit @ q
-        top = np.argpartition(-scores, W4_K)[:W4_K]
+        top = np.argpartition(-scores, k)[:k]
         top = top[np.lexsort((top, -scores[top]))]
         return top, scores[top]
 
-    check_all("numpy", {"w1": w1(), "w2": w2(), "w3": w3(), "w4_indices": w4()[0], "w4_scores": w4()[1]}, refs)
+    outputs = {"w1": w1(), "w2": w2(), "w3": w3()}
+    for name, k in SEARCHES.items():
+        outputs[f"{name}_indices"], outputs[f"{name}_scores"] = search(k)
+    check_all("numpy", outputs, refs)
     return {
-        "W1": _time(w1, 2000, 15), "W2": _time(w2, 1, 10), "W3": _time(w3, 2000, 15), "W4": _time(w4, 1, 20),
+        "W1": _time(w1, 2000, 15), "W2": _time(w2, 1, 10), "W3": _time(w3, 2000, 15),
+        "W4": _time(lambda: search(W4_K), 1, 20), "W4 k=100": _time(lambda: search(100), 1, 20),
     }

@@ -123,28 +123,32 @@ const CONTENDERS = {
       out: (s) => ({ w3: [s] }), calls: 2000, rounds: 15, isAsync: true, done: () => session.release(),
     };
   },
-  async W4(contender) {
-    const q = await load("w4_q");
-    const out = (r) => ({ w4_indices: Array.from(r.indices, Number), w4_scores: r.scores });
-    if (contender === "minimodel") {
-      const index = new mm.EmbeddingIndex(384);
-      index.add(await load("w4_rows"));
-      return { fn: () => index.search(q, 10), out, calls: 1, rounds: 30, done: () => index.dispose() };
-    }
-    if (contender === "js") {
-      const unit = await load("w4_unit");
-      return { fn: () => jsSearch(unit, 384, q, 10), out, calls: 1, rounds: 10 };
-    }
-    const session = await ort.InferenceSession.create("../models/w4.onnx");
-    return {
-      fn: async () => {
-        const r = await session.run({ q: new ort.Tensor("float32", q, [384]) });
-        return { indices: r.indices.data, scores: r.scores.data };
-      },
-      out, calls: 1, rounds: 30, isAsync: true, done: () => session.release(),
-    };
-  },
+  W4: (contender) => search(contender, "w4", 10),
+  "W4 k=100": (contender) => search(contender, "w4k100", 100),
 };
+
+/** Search in 100,000 x 384 for the top k (name: the ONNX model and the output keys). */
+async function search(contender, name, k) {
+  const q = await load("w4_q");
+  const out = (r) => ({ [`${name}_indices`]: Array.from(r.indices, Number), [`${name}_scores`]: r.scores });
+  if (contender === "minimodel") {
+    const index = new mm.EmbeddingIndex(384);
+    index.add(await load("w4_rows"));
+    return { fn: () => index.search(q, k), out, calls: 1, rounds: 30, done: () => index.dispose() };
+  }
+  if (contender === "js") {
+    const unit = await load("w4_unit");
+    return { fn: () => jsSearch(unit, 384, q, k), out, calls: 1, rounds: 10 };
+  }
+  const session = await ort.InferenceSession.create(`../models/${name}.onnx`);
+  return {
+    fn: async () => {
+      const r = await session.run({ q: new ort.Tensor("float32", q, [384]) });
+      return { indices: r.indices.data, scores: r.scores.data };
+    },
+    out, calls: 1, rounds: 30, isAsync: true, done: () => session.release(),
+  };
+}
 
 window.bench = async (workload, contender) => {
   const setup = await CONTENDERS[workload](contender);
