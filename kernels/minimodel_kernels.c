@@ -219,7 +219,11 @@ EXPORT void mm_scores_bf16(const unsigned short *rows, const float *qp, float *s
 }
 
 /* The k best of scores[0..n) (k <= n), best first; ties go to the lower index.
- * Insertion into a sorted list of k: O(n) for the small k of a search. */
+ * Insertion into a sorted list of k: O(n) for the small k of a search.
+ * Why it is exactly a stable sort's first k: it only compares, never computes. A score
+ * enters the full list only if strictly greater than the last kept (an equal, later
+ * score loses to the earlier one), and moves up only past strictly smaller scores, so
+ * equal scores stay in index order. Scores are never NaN (rows and query are finite). */
 EXPORT void mm_topk(const float *scores, int n, int k, int *out_index, float *out_score) {
     int filled = 0;
     for (int i = 0; i < n; i++) {
