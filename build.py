@@ -37,6 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DIST = ROOT / "dist"
+LIB = "lib/"  # the library's folder inside dist/ (the rest is the demo)
 WEB = ROOT / "web"
 PY = ROOT / "py"
 PYODIDE_DIR = ROOT / "node_modules" / "pyodide"
@@ -419,11 +420,13 @@ def plan() -> tuple[dict[str, bytes], dict]:
     files: dict[str, bytes] = {}
     provenance: dict[str, str] = {}
 
-    for path in sorted(WEB.rglob("*")):
-        if path.is_file():
-            rel = path.relative_to(WEB).as_posix()
-            files[rel] = path.read_bytes()
-            provenance[rel] = "web/"
+    # The library in lib/, the demo page at the top: it imports ./lib/minimodel.js like any user.
+    for folder, prefix in [(WEB / "lib", LIB), (WEB / "demo", "")]:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                rel = prefix + path.relative_to(folder).as_posix()
+                files[rel] = path.read_bytes()
+                provenance[rel] = path.relative_to(ROOT).as_posix()
 
     for name in RUNTIME_PINS:
         if name == "pyodide-lock.json":
@@ -431,13 +434,13 @@ def plan() -> tuple[dict[str, bytes], dict]:
         data = read_pinned_runtime_file(name)
         if name == "pyodide.mjs":
             data = patch_loader(data)
-            provenance[name] = f"npm pyodide@{PYODIDE_VERSION} (sha256 {RUNTIME_PINS[name]}), CDN fallback patched out"
+            provenance[LIB + name] = f"npm pyodide@{PYODIDE_VERSION} (sha256 {RUNTIME_PINS[name]}), CDN fallback patched out"
         elif name == "python_stdlib.zip":
             data, how = precompile(name, data)
-            provenance[name] = f"npm pyodide@{PYODIDE_VERSION} (sha256 {RUNTIME_PINS[name]}), {how}"
+            provenance[LIB + name] = f"npm pyodide@{PYODIDE_VERSION} (sha256 {RUNTIME_PINS[name]}), {how}"
         else:
-            provenance[name] = f"npm pyodide@{PYODIDE_VERSION}"
-        files[name] = data
+            provenance[LIB + name] = f"npm pyodide@{PYODIDE_VERSION}"
+        files[LIB + name] = data
 
     official_lock = json.loads(read_pinned_runtime_file("pyodide-lock.json"))
     lock = {
@@ -446,13 +449,13 @@ def plan() -> tuple[dict[str, bytes], dict]:
     }
     for name, data in fetch_wheels(official_lock).items():
         official_sha = sha256(data)
-        files[name], how = precompile(name, data)
-        provenance[name] = (
+        files[LIB + name], how = precompile(name, data)
+        provenance[LIB + name] = (
             f"official Pyodide {PYODIDE_VERSION} wheel (sha256 {official_sha}, checked against its "
             f"pyodide-lock.json), {how}"
         )
         package = next(p for p in lock["packages"].values() if p["file_name"] == name)
-        package["sha256"] = sha256(files[name])
+        package["sha256"] = sha256(files[LIB + name])
 
     digits = digits_model()
     accuracy = json.loads(digits["digits-data.json"])["accuracy"]
@@ -461,25 +464,31 @@ def plan() -> tuple[dict[str, bytes], dict]:
         provenance[name] = f"trained by models/train_digits.py (held-out accuracy {accuracy:.1%})"
 
     wheel_name, wheel = build_minimodel_wheel()
-    files[wheel_name], how = precompile(wheel_name, wheel)
-    provenance[wheel_name] = f"built from py/ by build.py, {how}"
+    files[LIB + wheel_name], how = precompile(wheel_name, wheel)
+    provenance[LIB + wheel_name] = f"built from py/ by build.py, {how}"
 
-    lock["packages"]["minimodel"] = minimodel_lock_entry(wheel_name, files[wheel_name])
-    files["pyodide-lock.json"] = (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
-    provenance["pyodide-lock.json"] = "official lock filtered to the shipped packages, plus minimodel"
+    lock["packages"]["minimodel"] = minimodel_lock_entry(wheel_name, files[LIB + wheel_name])
+    files[LIB + "pyodide-lock.json"] = (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
+    provenance[LIB + "pyodide-lock.json"] = "official lock filtered to the shipped packages, plus minimodel"
     return files, provenance
 
 
-def write_dist(files: dict[str, bytes], provenance: dict[str, str]) -> None:
-    manifest = {
-        "pyodide": PYODIDE_VERSION,
-        "files": {
-            rel: {"sha256": sha256(data), "size": len(data), "source": provenance[rel]}
-            for rel, data in sorted(files.items())
-        },
+def manifest(files: dict[str, bytes], provenance: dict[str, str], prefix: str = "") -> bytes:
+    """The sha256, size and source of every file under ``prefix`` (paths relative to it)."""
+    listed = {
+        rel[len(prefix):]: {"sha256": sha256(data), "size": len(data), "source": provenance[rel]}
+        for rel, data in sorted(files.items()) if rel.startswith(prefix)
     }
+    return (json.dumps({"pyodide": PYODIDE_VERSION, "files": listed}, indent=2) + "\n").encode()
+
+
+def write_dist(files: dict[str, bytes], provenance: dict[str, str]) -> None:
     files = dict(files)
-    files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
+    # lib/manifest.json: the library's own files (the loader reads sizes and hashes from
+    # it); manifest.json: every file of the site, the library's and its manifest included.
+    files[LIB + "manifest.json"] = manifest(files, provenance, LIB)
+    provenance = {**provenance, LIB + "manifest.json": "build.py: the library's files"}
+    files["manifest.json"] = manifest(files, provenance)
 
     DIST.mkdir(exist_ok=True)
     written = 0

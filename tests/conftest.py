@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # shared helpers (adversarial.py) for every level
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -147,7 +148,7 @@ def app(browser, base_url):
     """One loaded page shared by a module's API tests (Pyodide boots once)."""
     context, page, watch = open_app(browser, base_url)
     # The demo computes in its worker; the API tests use the main-thread runtime.
-    page.evaluate("async () => { window.mm = await import('./minimodel.js'); await mm.init(); }")
+    page.evaluate("async () => { window.mm = await import('./lib/minimodel.js'); await mm.init(); }")
     yield page, watch
     context.close()
 

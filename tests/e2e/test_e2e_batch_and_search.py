@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_batch_and_search import random_layers, reference_network, reference_search
+from references import reference_network, reference_search, scaled_layers
 from test_e2e_api import ERROR_JS, f32
 
 pytestmark = pytest.mark.e2e
@@ -18,7 +18,7 @@ def test_kernels_are_in_use(api):
 
 @pytest.mark.parametrize("sizes", [[784, 256, 10], [64, 32, 10], [5, 7, 6, 2]])
 def test_feed_forward_matches_numpy(api, sizes):
-    layers = random_layers(sizes, 11)
+    layers = scaled_layers(sizes, 11)
     batch = 37
     x = np.random.default_rng(2).standard_normal((batch, sizes[0])).astype(np.float32)
     got = api.evaluate(

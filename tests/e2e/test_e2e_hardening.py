@@ -32,13 +32,13 @@ def test_csp_violation_fails_the_watch(browser, base_url):
 
 
 def test_tampered_wheel_makes_init_reject_with_a_clear_message(browser, base_url, dist):
-    lock = json.loads((dist / "pyodide-lock.json").read_text())
+    lock = json.loads((dist / "lib" / "pyodide-lock.json").read_text())
     context = browser.new_context()
     page = context.new_page()
     watch = watch_page(context, page)
 
     def tamper(route):
-        body = bytearray((dist / lock["packages"]["numpy"]["file_name"]).read_bytes())
+        body = bytearray((dist / "lib" / lock["packages"]["numpy"]["file_name"]).read_bytes())
         body[len(body) // 2] ^= 0xFF
         route.fulfill(status=200, body=bytes(body), content_type="application/zip")
 
@@ -86,7 +86,7 @@ def test_memory_error_becomes_a_clear_js_error_and_the_page_goes_on(browser, bas
     context, page, watch = open_app(browser, base_url)
     result = page.evaluate(
         """async () => {
-          const mm = await import('./minimodel.js');
+          const mm = await import('./lib/minimodel.js');
           await mm.init();
           const proxiesBefore = mm.debugStats().liveProxies;
           const models = [];
@@ -116,7 +116,7 @@ def test_fatal_error_on_the_main_thread_fails_clearly_and_a_new_init_recovers(br
     context, page, watch = open_blank(browser, base_url)
     result = page.evaluate(
         """async () => {
-          const mm = await import('./minimodel.js');
+          const mm = await import('./lib/minimodel.js');
           await mm.init();
           const heard = [];
           mm.onFatalError((e) => heard.push(e.message));

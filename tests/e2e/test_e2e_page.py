@@ -170,11 +170,11 @@ def test_page_shows_progress_while_loading(browser, base_url):
 def test_init_progress_events_and_concurrent_calls(browser, base_url, dist):
     import json
 
-    manifest = json.loads((dist / "manifest.json").read_text())["files"]
+    manifest = json.loads((dist / "lib" / "manifest.json").read_text())["files"]
     context, page, watch = open_blank(browser, base_url)
     result = page.evaluate(
         """async () => {
-          const mm = await import('./minimodel.js');
+          const mm = await import('./lib/minimodel.js');
           let before;
           try { new mm.MiniModel(2, 2); } catch (e) { before = e.constructor.name + ': ' + e.message; }
           const a = [], b = [];

@@ -7,31 +7,10 @@ import numpy as np
 import pytest
 
 from minimodel import EmbeddingIndex, FeedForward, MiniModel, normalize_rows
+from references import f64, reference_network, reference_search, scaled_layers
 from minimodel.jsbridge import IndexSession, ModelSession, inputs, normalize_scratch, outputs
 
 pytestmark = pytest.mark.usefixtures("backend")
-
-
-def f64(a) -> np.ndarray:
-    return np.asarray(a, np.float32).astype(np.float64)
-
-
-def reference_network(layers, x) -> np.ndarray:
-    h = f64(x)
-    for i, (w, b) in enumerate(layers):
-        h = h @ f64(w).T + f64(b)
-        if i < len(layers) - 1:
-            h = np.maximum(h, 0)
-    return h
-
-
-def random_layers(sizes, seed):
-    rng = np.random.default_rng(seed)
-    return [
-        (rng.standard_normal((sizes[i + 1], sizes[i])).astype(np.float32) / np.sqrt(sizes[i]),
-         rng.standard_normal(sizes[i + 1]).astype(np.float32) * 0.1)
-        for i in range(len(sizes) - 1)
-    ]
 
 
 @pytest.mark.parametrize("batch", [1, 3, 4, 5, 17])
@@ -56,7 +35,7 @@ def test_minimodel_predict_batch_matches_rows(batch, shape):
 @pytest.mark.parametrize("sizes", [[784, 256, 10], [3, 1], [5, 7, 6, 2], [64, 32, 10]])
 def test_feed_forward_matches_reference(sizes):
     net = FeedForward(sizes)
-    layers = random_layers(sizes, len(sizes))
+    layers = scaled_layers(sizes, len(sizes))
     for i, (w, b) in enumerate(layers):
         net.load_layer(i, w.ravel(), b)
     rng = np.random.default_rng(1)
@@ -89,19 +68,6 @@ def test_feed_forward_defaults_and_errors():
         net.predict_batch(np.ones(7), 2)
     with pytest.raises(ValueError, match="whole number of rows of 4; received 7 values"):
         net.predict_batch(np.ones(7))
-
-
-def reference_search(vectors, query, k):
-    v = f64(vectors)
-    norms = np.linalg.norm(v, axis=1)
-    norms[norms == 0] = 1
-    unit = (v / norms[:, None]).astype(np.float32).astype(np.float64)
-    q = f64(query)
-    qn = np.linalg.norm(q)
-    q = (q / (qn if qn else 1)).astype(np.float32).astype(np.float64)
-    scores = unit @ q
-    order = np.argsort(-scores, kind="stable")[:k]
-    return order, scores[order]
 
 
 @pytest.mark.parametrize(("n", "dim", "k"), [(1, 1, 1), (10, 3, 4), (1000, 384, 10), (257, 17, 300), (50, 8, 50)])

@@ -32,16 +32,20 @@ def test_manifest_lists_every_file_with_its_sha256(dist):
         assert entry["sha256"] == sha256_file(path), name
         assert entry["size"] == path.stat().st_size, name
         assert entry["source"], name
+    # the library's own manifest lists lib/ alone, relative to it
+    lib = json.loads((dist / "lib" / "manifest.json").read_text())["files"]
+    assert set(lib) == {n[len("lib/"):] for n in manifest["files"] if n.startswith("lib/")} - {"manifest.json"}
+    assert all(lib[n]["sha256"] == manifest["files"]["lib/" + n]["sha256"] for n in lib)
 
 
 def test_lock_lists_exactly_the_shipped_packages_with_their_hashes(dist):
-    lock = json.loads((dist / "pyodide-lock.json").read_text())
+    lock = json.loads((dist / "lib" / "pyodide-lock.json").read_text())
     assert lock["info"]["version"] == "0.27.7"
     assert lock["info"]["abi_version"] == "2024_0"
     assert lock["info"]["python"] == "3.12.7"
     assert set(lock["packages"]) == {"numpy", "micropip", "packaging", "minimodel"}
     for name, package in lock["packages"].items():
-        wheel = dist / package["file_name"]
+        wheel = dist / "lib" / package["file_name"]
         assert wheel.exists(), name
         assert package["sha256"] == sha256_file(wheel), name
     assert lock["packages"]["numpy"]["file_name"] == "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl"
@@ -53,14 +57,14 @@ def test_shipped_wheels_are_the_official_ones_precompiled(dist):
     """Each official wheel (sha256 from the official lock) with its .py turned into .pyc."""
     official = json.loads((build.PYODIDE_DIR / "pyodide-lock.json").read_text())["packages"]
     assert official["numpy"]["sha256"] == OFFICIAL_NUMPY_SHA256
-    manifest = json.loads((dist / "manifest.json").read_text())["files"]
+    manifest = json.loads((dist / "lib" / "manifest.json").read_text())["files"]
     for name in build.OFFICIAL_PACKAGES:
         file_name = official[name]["file_name"]
         source = (build.CACHE / file_name).read_bytes()
         assert build.sha256(source) == official[name]["sha256"]
-        assert build.precompile(file_name, source)[0] == (dist / file_name).read_bytes()
+        assert build.precompile(file_name, source)[0] == (dist / "lib" / file_name).read_bytes()
         assert official[name]["sha256"] in manifest[file_name]["source"]
-        with zipfile.ZipFile(dist / file_name) as shipped, zipfile.ZipFile(build.CACHE / file_name) as original:
+        with zipfile.ZipFile(dist / "lib" / file_name) as shipped, zipfile.ZipFile(build.CACHE / file_name) as original:
             py = {n for n in original.namelist() if n.endswith(".py")}
             assert {n + "c" for n in py} <= set(shipped.namelist())
             others = {n for n in original.namelist() if not n.endswith((".py", "RECORD"))}
@@ -70,7 +74,7 @@ def test_shipped_wheels_are_the_official_ones_precompiled(dist):
 def test_bytecode_is_for_python_312(dist):
     import importlib.util
 
-    with zipfile.ZipFile(dist / "python_stdlib.zip") as stdlib:
+    with zipfile.ZipFile(dist / "lib" / "python_stdlib.zip") as stdlib:
         pyc = [n for n in stdlib.namelist() if n.endswith(".pyc")]
         assert len(pyc) > 400 and not [n for n in stdlib.namelist() if n.endswith(".py")]
         magic = stdlib.read(pyc[0])[:4]
@@ -82,10 +86,10 @@ def test_runtime_files_are_the_pinned_npm_files(dist):
     for name, pin in build.RUNTIME_PINS.items():
         assert sha256_file(build.PYODIDE_DIR / name) == pin
         if name not in ("pyodide.mjs", "pyodide-lock.json", "python_stdlib.zip"):
-            assert sha256_file(dist / name) == pin
+            assert sha256_file(dist / "lib" / name) == pin
     stdlib = (build.PYODIDE_DIR / "python_stdlib.zip").read_bytes()
-    assert (dist / "python_stdlib.zip").read_bytes() == build.precompile("python_stdlib.zip", stdlib)[0]
-    patched = (dist / "pyodide.mjs").read_text()
+    assert (dist / "lib" / "python_stdlib.zip").read_bytes() == build.precompile("python_stdlib.zip", stdlib)[0]
+    patched = (dist / "lib" / "pyodide.mjs").read_text()
     original = (build.PYODIDE_DIR / "pyodide.mjs").read_text()
     assert patched == build.patch_loader(original.encode()).decode()
     assert len(original) - len(patched) < 200  # one small, audited change
@@ -104,7 +108,7 @@ def test_minimodel_wheel_is_reproducible_and_complete(dist):
     name, data = build.build_minimodel_wheel()
     assert name == "minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl"
     assert build.build_minimodel_wheel()[1] == data
-    assert (dist / name).read_bytes() == build.precompile(name, data)[0]
+    assert (dist / "lib" / name).read_bytes() == build.precompile(name, data)[0]
     with zipfile.ZipFile(io.BytesIO(data)) as wheel:
         names = set(wheel.namelist())
         assert {"minimodel/__init__.py", "minimodel/model.py", "minimodel/similarity.py", "minimodel/jsbridge.py",

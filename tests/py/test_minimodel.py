@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from minimodel import MAX_DIM, MAX_PARAMETERS, MiniModel, cosine_similarity
-from minimodel import _kernels
 from minimodel.jsbridge import ModelSession, Scratch, cosine_scratch, inputs
 
 pytestmark = pytest.mark.usefixtures("backend")

@@ -17,7 +17,7 @@ CACHE_URLS = "async () => (await (await caches.open('minimodel-runtime')).keys()
 # linalg, fft, random: each its own shared library) and from minimodel, plus the
 # interpreter state a snapshot must not freeze or duplicate.
 VISIT = """async (options) => {
-  const mm = await import('./minimodel.js');
+  const mm = await import('./lib/minimodel.js');
   const info = await mm.init(options);
   const model = new mm.MiniModel(128, 10);
   const y = Array.from(model.predict(new Float32Array(128).fill(0.5)));
@@ -102,7 +102,7 @@ def test_repeat_visits_restore_from_the_cache_with_the_same_numbers(browser, bas
     # An entry left by an older build of the site: the first save must delete it.
     page.evaluate(
         """async () => (await caches.open('minimodel-runtime'))
-             .put(new URL('minimodel-cache/stale/snapshot', location.href), new Response('old'))"""
+             .put(new URL('lib/minimodel-cache/stale/snapshot', location.href), new Response('old'))"""
     )
     first = page.evaluate(VISIT, {})
     check_visit(first, from_cache=False)
@@ -132,7 +132,7 @@ def test_repeat_visits_restore_from_the_cache_with_the_same_numbers(browser, bas
     assert {v["stats"]["liveProxies"] for v in repeats} == {first["stats"]["liveProxies"]}
     assert page.evaluate(
         """async () => {
-          const mm = await import('./minimodel.js');
+          const mm = await import('./lib/minimodel.js');
           const before = mm.debugStats().liveProxies;
           await mm.getPyodide().loadPackage('micropip', { messageCallback: () => {} });
           return mm.debugStats().liveProxies - before;
@@ -201,7 +201,7 @@ def test_the_worker_uses_the_same_cache(browser, base_url):
     wait_for_entries(page)
     result = page.evaluate(
         """async () => {
-          const mm = await import('./minimodel.js');
+          const mm = await import('./lib/minimodel.js');
           const worker = await mm.createWorker();
           const model = await worker.createModel(128, 10);
           const y = Array.from(await model.predict(new Float32Array(128).fill(0.5)));

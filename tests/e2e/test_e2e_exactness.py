@@ -9,7 +9,6 @@ compared by SHA-256 before any result is judged.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from adversarial import JS_GENERATOR, SearchReference, planted_queries, rows, sha256
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.e2e
 def page(browser, base_url):
     context, page, watch = open_blank(browser, base_url)
     page.evaluate(
-        "async () => { window.mm = await import('./minimodel.js'); await mm.init(); window.w = await mm.createWorker(); }"
+        "async () => { window.mm = await import('./lib/minimodel.js'); await mm.init(); window.w = await mm.createWorker(); }"
     )
     page.evaluate(f"window.gen = {JS_GENERATOR};")
     yield page

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from minimodel import FeedForward
-from test_weights import BAD_FILES, random_layers, reference
+from references import BAD_FILES, random_layers, reference_network
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,7 @@ def test_feed_forward_load_from_every_kind_of_source(api, how):
     got = api.evaluate(LOAD_JS, [base64.b64encode(data).decode(), how, x.ravel().tolist()])
     api.unroute("**/extra/model.safetensors")
     assert got["sizes"] == [64, 32, 10]
-    np.testing.assert_allclose(np.reshape(got["y"], (4, 10)), reference(layers, x), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.reshape(got["y"], (4, 10)), reference_network(layers, x), rtol=1e-4, atol=1e-4)
 
 
 def test_npz_and_minimodel_load(api):
@@ -57,7 +57,7 @@ def test_npz_and_minimodel_load(api):
         [base64.b64encode(buffer.getvalue()).decode()],
     )
     assert got["io"] == [5, 3]
-    np.testing.assert_allclose(got["y"], np.maximum(reference(layers, np.arange(1, 6, dtype=np.float32)[None])[0], 0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got["y"], np.maximum(reference_network(layers, np.arange(1, 6, dtype=np.float32)[None])[0], 0), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_FILES[:12] + BAD_FILES[15:], ids=[m for _, m in BAD_FILES[:12] + BAD_FILES[15:]])
@@ -119,6 +119,6 @@ def test_worker_loads_a_file_and_keeps_it_across_a_restart(api):
         [base64.b64encode(data).decode(), x.tolist()],
     )
     assert got["sizes"] == [8, 4, 2] and got["restarts"] == 1
-    np.testing.assert_allclose(got["first"], reference(layers, x[None])[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got["first"], reference_network(layers, x[None])[0], rtol=1e-5, atol=1e-5)
     assert got["second"] == got["first"]
     assert got["bad"].startswith("WeightsFileError: FeedForward.load: the weight file cannot be loaded: not a safetensors file")

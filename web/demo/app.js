@@ -2,7 +2,7 @@
 // bar chart, a cosine-similarity form and a long computation that can be cancelled. All
 // numbers come from Python in a worker (createWorker), so the page never freezes.
 
-import { createWorker } from "./minimodel.js";
+import { createWorker } from "./lib/minimodel.js";
 import { buildBarChart, drawBarChart } from "./bar-chart.js";
 import { startDigitsDemo } from "./digits-demo.js";
 
