@@ -26,7 +26,11 @@ find_python() {
 }
 
 setup_node() {
-  if [ "$(node -p 'require("./node_modules/pyodide/package.json").version' 2>/dev/null)" != "0.27.7" ]; then
+  local pyodide
+  command -v node >/dev/null || { log "error: Node.js >= 18 (node and npm) is required"; exit 1; }
+  # The Pyodide version is written in one place: package.json (build.py reads it there too).
+  pyodide=$(node -p "require('./package.json').dependencies.pyodide")
+  if [ "$(node -p 'require("./node_modules/pyodide/package.json").version' 2>/dev/null)" != "$pyodide" ]; then
     command -v npm >/dev/null || { log "error: npm (Node.js >= 18) is required"; exit 1; }
     log "installing the pinned npm packages (npm ci)"
     npm ci --no-audit --no-fund
