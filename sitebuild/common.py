@@ -1,0 +1,49 @@
+"""What every step shares: the Site being assembled, BuildError, log, sha256."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class BuildError(Exception):
+    """A build that cannot go on; the message says what to do."""
+
+
+def log(message: str) -> None:
+    print(f"[build] {message}", flush=True)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Site:
+    """dist/ as it is being assembled: every file as {relative path: bytes}, where each
+    came from, and the values that one step hands to a later one."""
+
+    pyodide_version: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
+    official_lock: dict | None = None  # the runtime step's pinned pyodide-lock.json
+    kernels: dict[str, bytes] = field(default_factory=dict)  # path inside the minimodel wheel -> bytes
+    kernels_provenance: dict[str, str] = field(default_factory=dict)
+
+    def add(self, files: Mapping[str, bytes], provenance: Mapping[str, str]) -> None:
+        """Add new files, each with its provenance (a step cannot silently overwrite another's)."""
+        for rel, data in files.items():
+            if rel in self.files:
+                raise BuildError(f"two steps write dist/{rel}")
+            if not provenance.get(rel):
+                raise BuildError(f"dist/{rel} has no provenance")
+            self.files[rel] = data
+            self.provenance[rel] = provenance[rel]
+
+    def replace(self, rel: str, data: bytes, provenance: str) -> None:
+        """Replace a file an earlier step added (e.g. the bytecode step), with its new provenance."""
+        if rel not in self.files:
+            raise BuildError(f"dist/{rel} is not in the site")
+        self.files[rel] = data
+        self.provenance[rel] = provenance
