@@ -27,6 +27,7 @@ from sitebuild import (
     lock,
     manifest,
     minimodel_wheel,
+    package,
     runtime,
     wheels,
 )
@@ -45,6 +46,7 @@ STEPS = [
     ("bytecode", bytecode.step),  # .py -> .pyc in python_stdlib.zip and every wheel
     ("lock", lock.step),  # lib/pyodide-lock.json: the shipped packages and their sha256
     ("demo", demo.step),  # web/demo and the trained digit classifier, at the top of dist/
+    ("package", package.step),  # THIRD_PARTY_LICENSES.md in lib/ and at the top
     ("manifest", manifest.step),  # lib/manifest.json and manifest.json
 ]
 
