@@ -69,7 +69,8 @@ def cpython_license() -> Text:
     for path in [stdlib / "LICENSE.txt", Path(sys.base_prefix) / "LICENSE.txt",
                  Path(f"/usr/share/doc/python{sys.version_info[0]}.{sys.version_info[1]}/copyright")]:
         if path.is_file():
-            return Text(f"CPython {version} LICENSE.txt", f"{path} (the CPython {version} that ran the build)",
+            # named without its folder, which differs between machines (dist/ must not)
+            return Text(f"CPython {version} LICENSE.txt", f"{path.name} of the CPython {version} that ran the build",
                         path.read_text(encoding="utf-8"))
     raise BuildError(f"no LICENSE.txt found for the CPython running the build (looked in {stdlib})")
 
