@@ -18,6 +18,7 @@ import {
   sha256Hex,
   takeSnapshot,
 } from "./runtime-cache.js";
+import { internalsUsable, snapshotOption } from "./pyodide-adapter.js";
 
 const RUNTIME_FILES = ["pyodide-lock.json", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"];
 const PACKAGES = ["numpy", "minimodel"];
@@ -34,8 +35,9 @@ const PACKAGES = ["numpy", "minimodel"];
 export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   const loaderURL = new URL("pyodide.mjs", baseURL);
   const build = Promise.all([fetchManifest(baseURL), fetchJSON(new URL("pyodide-lock.json", baseURL))]);
+  // The cache rests on Pyodide internals: only with the version they were written for.
   const opening = useCache
-    ? openRuntimeCache(baseURL, build, PACKAGES)
+    ? openRuntimeCache(baseURL, build, PACKAGES).then(async (cache) => (cache && internalsUsable((await build)[0].pyodide) ? cache : null))
     : Promise.resolve(null);
   const [[manifest, lock], { loadPyodide }] = await Promise.all([
     build,
@@ -43,26 +45,31 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
       throw new Error(`Could not load the Pyodide loader from ${loaderURL}: ${err.message}`);
     }),
   ]);
-  const sizeOf = (name) => manifest.files[name]?.size ?? 0;
+  const sizeOf = (/** @type {string} */ name) => manifest.files[name]?.size ?? 0;
   const missing = PACKAGES.filter((name) => !lock.packages?.[name]);
   if (missing.length) {
     throw new Error(`pyodide-lock.json does not list ${missing.join(", ")}; rebuild the site with build.py`);
   }
   const packageFiles = PACKAGES.map((name) => lock.packages[name].file_name);
 
+  /** @typedef {"runtime" | "packages"} Stage */
+  /** @type {Record<Stage, number>} */
   const totals = {
-    runtime: RUNTIME_FILES.reduce((sum, name) => sum + sizeOf(name), 0),
-    packages: packageFiles.reduce((sum, name) => sum + sizeOf(name), 0),
+    runtime: RUNTIME_FILES.reduce((/** @type {number} */ sum, name) => sum + sizeOf(name), 0),
+    packages: packageFiles.reduce((/** @type {number} */ sum, /** @type {string} */ name) => sum + sizeOf(name), 0),
   };
+  /** @type {Record<Stage, number>} */
   const loaded = { runtime: 0, packages: 0 };
+  /** @type {Stage} */
   let current = "runtime";
-  const emit = (file) => {
+  const emit = (/** @type {string | undefined} */ file = undefined) => {
     report({ stage: current, loaded: Math.min(loaded[current], totals[current]), total: totals[current], file });
   };
   emit();
 
   let sawWasm = false;
   const counter = interceptFetches(baseURL, (file, bytes) => {
+    /** @type {Stage} */
     const stage = RUNTIME_FILES.includes(file) ? "runtime" : "packages";
     loaded[stage] += bytes;
     if (file === "pyodide.asm.wasm" && !sawWasm) {
@@ -92,10 +99,11 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     const options = {
       indexURL: baseURL.href,
       lockFileURL: new URL("pyodide-lock.json", baseURL).href,
-      stdout: (line) => console.log(line),
-      stderr: (line) => console.warn(line),
+      stdout: (/** @type {string} */ line) => console.log(line),
+      stderr: (/** @type {string} */ line) => console.warn(line),
     };
     const { pyodide, restored, snapshotToSave } = await startInterpreter(loadPyodide, options, cache, snapshot);
+    /** @type {Parameters<import("./runtime-cache.js").RuntimeCache["save"]>[0]} */
     const toSave = { snapshot: snapshotToSave, packages: null };
     loaded.runtime = totals.runtime; // every runtime byte has been used by now
     emit();
@@ -109,8 +117,8 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
       } catch (err) {
         // Half-installed packages cannot be trusted in this interpreter: forget the cache
         // and start again without it (the next visit fills it anew).
-        console.warn(`minimodel: the cached packages did not install (${err.message}); loading them afresh`);
-        await cache.drop("snapshot", "packages");
+        console.warn(`minimodel: the cached packages did not install (${messageOf(err)}); loading them afresh`);
+        await cache?.drop("snapshot", "packages");
         counter.stop();
         return loadRuntime(baseURL, report, { useCache: false });
       }
@@ -120,7 +128,7 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
       importPackages(pyodide);
     }
     report({ stage: "ready", loaded: totals.packages, total: totals.packages });
-    if (toSave.snapshot || toSave.packages) setTimeout(() => cache.save(toSave), 0);
+    if (cache && (toSave.snapshot || toSave.packages)) setTimeout(() => cache.save(toSave), 0);
     return { pyodide, fromCache: restored && stored !== null };
   } finally {
     counter.stop();
@@ -130,16 +138,21 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
 /**
  * Start the interpreter: from the cached snapshot when there is one and it restores, else
  * by a plain boot, snapshotted at once for the next visit when there is a cache.
+ * @param {(options: any) => Promise<any>} loadPyodide
+ * @param {Record<string, any>} options
+ * @param {import("./runtime-cache.js").RuntimeCache | null} cache
+ * @param {{ bytes: Promise<ArrayBuffer> } | null} snapshot
+ * @returns {Promise<{ pyodide: any, restored: boolean, snapshotToSave: Uint8Array<ArrayBuffer> | null }>}
  */
 async function startInterpreter(loadPyodide, options, cache, snapshot) {
   if (snapshot) {
     try {
-      const pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot.bytes });
+      const pyodide = await loadPyodide({ ...options, ...snapshotOption(snapshot.bytes) });
       refreshRestoredInterpreter(pyodide);
       return { pyodide, restored: true, snapshotToSave: null };
     } catch (err) {
-      console.warn(`minimodel: the cached interpreter did not restore (${err.message}); starting afresh`);
-      await cache.drop("snapshot");
+      console.warn(`minimodel: the cached interpreter did not restore (${messageOf(err)}); starting afresh`);
+      await cache?.drop("snapshot");
     }
   }
   const pyodide = await loadPyodide(options);
@@ -148,7 +161,7 @@ async function startInterpreter(loadPyodide, options, cache, snapshot) {
     try {
       snapshotToSave = takeSnapshot(pyodide);
     } catch (err) {
-      console.info(`minimodel: no interpreter snapshot for the next visit (${err.message})`);
+      console.info(`minimodel: no interpreter snapshot for the next visit (${messageOf(err)})`);
     }
   }
   return { pyodide, restored: false, snapshotToSave };
@@ -157,17 +170,22 @@ async function startInterpreter(loadPyodide, options, cache, snapshot) {
 /**
  * Import every package once: a cached install that cannot be imported is found here, and
  * both ways of starting leave the same session-long proxies behind (runPython's own).
+ * @param {any} pyodide
  */
 function importPackages(pyodide) {
   pyodide.runPython(`import ${PACKAGES.join(", ")}`);
 }
 
-/** Pyodide's own installer: fetch each wheel (checked against the lock), unzip it in Python. */
+/**
+ * Pyodide's own installer: fetch each wheel (checked against the lock), unzip it in Python.
+ * @param {any} pyodide @param {URL} baseURL @param {any} lock  pyodide-lock.json
+ */
 async function loadWithPyodide(pyodide, baseURL, lock) {
+  /** @type {string[]} */
   const problems = [];
   await pyodide.loadPackage(PACKAGES, {
     messageCallback: () => {},
-    errorCallback: (message) => problems.push(message),
+    errorCallback: (/** @type {string} */ message) => problems.push(message),
     checkIntegrity: true,
   });
   if (problems.length) {
@@ -180,6 +198,8 @@ async function loadWithPyodide(pyodide, baseURL, lock) {
 /**
  * Which wheels differ from the sha256 in pyodide-lock.json: the browser refused them
  * (subresource integrity) and Pyodide reports only "Failed to fetch".
+ * @param {URL} baseURL @param {any} lock
+ * @returns {Promise<string[]>}
  */
 async function findChangedWheels(baseURL, lock) {
   if (!globalThis.crypto?.subtle) return [];
@@ -202,12 +222,13 @@ async function findChangedWheels(baseURL, lock) {
   return found;
 }
 
+/** @param {URL} url @returns {Promise<any>} */
 async function fetchJSON(url) {
   let response;
   try {
     response = await fetch(url);
   } catch (err) {
-    throw new Error(`Could not fetch ${url}: ${err.message}`);
+    throw new Error(`Could not fetch ${url}: ${messageOf(err)}`);
   }
   if (!response.ok) {
     throw new Error(`Could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
@@ -215,6 +236,7 @@ async function fetchJSON(url) {
   return response.json();
 }
 
+/** @param {URL} baseURL @returns {Promise<{ pyodide: string, files: Record<string, { sha256: string, size: number }> }>} */
 async function fetchManifest(baseURL) {
   const url = new URL("manifest.json", baseURL);
   const manifest = await fetchJSON(url);
@@ -231,18 +253,23 @@ async function fetchManifest(baseURL) {
  * response, so streaming compilation and Chromium's cache of compiled wasm still apply;
  * the bytes are counted on a clone. `prefetch(url, init)` starts a fetch now and hands its
  * response to the first later fetch of that URL (Pyodide's), instead of fetching again.
+ * @param {URL} baseURL
+ * @param {(file: string, bytes: number) => void} onBytes
  */
 function interceptFetches(baseURL, onBytes) {
   const realFetch = globalThis.fetch;
   const prefix = baseURL.href;
+  /** @type {Map<string, { response: Promise<Response>, integrity: string }>} */
   const prefetched = new Map();
-  const urlOf = (input) => (input instanceof Request ? input.url : new URL(String(input), location.href).href);
+  const urlOf = (/** @type {RequestInfo | URL} */ input) =>
+    input instanceof Request ? input.url : new URL(String(input), location.href).href;
+  /** @type {(input: RequestInfo | URL, init?: RequestInit) => Promise<Response>} */
   const fetchCounted = async (input, init) => {
     const response = await realFetch.call(globalThis, input, init);
     const url = urlOf(input);
     if (!response.body || !response.ok || !url.startsWith(prefix)) return response;
     const file = url.slice(prefix.length).split(/[?#]/)[0];
-    const reader = response.clone().body.getReader();
+    const reader = /** @type {ReadableStream<Uint8Array>} */ (response.clone().body).getReader();
     (async () => {
       for (;;) {
         const { done, value } = await reader.read();
@@ -252,6 +279,7 @@ function interceptFetches(baseURL, onBytes) {
     })().catch(() => {}); // the genuine response reports any error to its own reader
     return response;
   };
+  /** @type {(input: RequestInfo | URL, init?: RequestInit) => Promise<Response>} */
   const wrapped = function (input, init) {
     const url = urlOf(input);
     const early = prefetched.get(url);
@@ -263,6 +291,7 @@ function interceptFetches(baseURL, onBytes) {
   };
   globalThis.fetch = wrapped;
   return {
+    /** @param {string} url @param {RequestInit} init */
     prefetch(url, init) {
       const response = fetchCounted(url, init);
       response.catch(() => {}); // reported to whoever takes it
@@ -275,9 +304,17 @@ function interceptFetches(baseURL, onBytes) {
   };
 }
 
-/** The subresource-integrity string for a sha256 in hex, as Pyodide writes it. */
+/**
+ * The subresource-integrity string for a sha256 in hex, as Pyodide writes it.
+ * @param {string} sha256Hex
+ */
 function integrityOf(sha256Hex) {
   let binary = "";
   for (let i = 0; i < sha256Hex.length; i += 2) binary += String.fromCharCode(parseInt(sha256Hex.slice(i, i + 2), 16));
   return `sha256-${btoa(binary)}`;
+}
+
+/** @param {unknown} err @returns {string} */
+function messageOf(err) {
+  return err instanceof Error ? err.message : String(err);
 }

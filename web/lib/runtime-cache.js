@@ -7,6 +7,9 @@
 // wheel (from manifest.json and pyodide-lock.json) and the browser's user agent: any
 // change to the site or to the browser starts from scratch. A cache entry that fails to
 // restore is deleted and the page boots the normal way. Nothing here knows about minimodel.
+// The Pyodide internals this needs are in pyodide-adapter.js.
+
+import { dynlibRule, loadDynlibs, makeSnapshot, sitePackages, takeLoaderProxies } from "./pyodide-adapter.js";
 
 const CACHE_NAME = "minimodel-runtime";
 const FORMAT = 1; // bump when what is stored changes meaning
@@ -48,12 +51,14 @@ export async function openRuntimeCache(baseURL, build, packages) {
 }
 
 export class RuntimeCache {
+  /** @param {Cache} cache @param {string} prefix @param {string} key */
   constructor(cache, prefix, key) {
     this.cache = cache;
     this.prefix = prefix;
     this.key = key;
   }
 
+  /** @param {string} kind */
   url(kind) {
     return `${this.prefix}${this.key}/${kind}`;
   }
@@ -89,7 +94,10 @@ export class RuntimeCache {
     return { contents };
   }
 
-  /** Store what a first visit made; entries of older builds are deleted. Never throws. */
+  /**
+   * Store what a first visit made; entries of older builds are deleted. Never throws.
+   * @param {{ snapshot: Uint8Array<ArrayBuffer> | null, packages: { packages: PackageFiles[], chunks: Uint8Array[] } | null }} what
+   */
   async save({ snapshot, packages }) {
     try {
       if (snapshot) await this.cache.put(this.url("snapshot"), await checkedResponse(snapshot));
@@ -100,11 +108,14 @@ export class RuntimeCache {
         }
       }
     } catch (err) {
-      console.info(`minimodel: could not cache the runtime for the next visit (${err.message})`);
+      console.info(`minimodel: could not cache the runtime for the next visit (${err instanceof Error ? err.message : err})`);
     }
   }
 
-  /** Forget entries of this build (after one failed to restore). */
+  /**
+   * Forget entries of this build (after one failed to restore).
+   * @param {...string} kinds
+   */
   async drop(...kinds) {
     await Promise.all(kinds.map((kind) => this.cache.delete(this.url(kind)).catch(() => false)));
   }
@@ -114,16 +125,22 @@ export class RuntimeCache {
 // while the runtime starts): a damaged entry is refused, never half-used.
 const DIGEST_HEADER = "x-minimodel-sha256";
 
-/** The sha256 of `bytes` in hex (also used by the loader to name a changed wheel). */
+/**
+ * The sha256 of `bytes` in hex (also used by the loader to name a changed wheel).
+ * @param {BufferSource} bytes
+ * @returns {Promise<string>}
+ */
 export async function sha256Hex(bytes) {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** @param {Uint8Array<ArrayBuffer>} bytes */
 async function checkedResponse(bytes) {
   return new Response(bytes, { headers: { [DIGEST_HEADER]: await sha256Hex(bytes) } });
 }
 
+/** @param {Response} response @param {string} kind */
 async function readChecked(response, kind) {
   const bytes = await response.arrayBuffer();
   if ((await sha256Hex(bytes)) !== response.headers.get(DIGEST_HEADER)) {
@@ -132,6 +149,7 @@ async function readChecked(response, kind) {
   return bytes;
 }
 
+/** @param {{ packages: PackageFiles[], chunks: Uint8Array[] }} what */
 function encodePackages({ packages, chunks }) {
   const header = new TextEncoder().encode(JSON.stringify({ packages }));
   const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
@@ -146,7 +164,10 @@ function encodePackages({ packages, chunks }) {
   return out;
 }
 
-/** The .dist-info folder of a wheel: "numpy-2.0.2-cp312-....whl" -> "numpy-2.0.2.dist-info". */
+/**
+ * The .dist-info folder of a wheel: "numpy-2.0.2-cp312-....whl" -> "numpy-2.0.2.dist-info".
+ * @param {string} fileName
+ */
 function distInfoOf(fileName) {
   return `${fileName.split("-").slice(0, 2).join("-")}.dist-info`;
 }
@@ -155,12 +176,13 @@ function distInfoOf(fileName) {
  * Take the files pyodide.loadPackage just installed (each wheel's RECORD lists them, in
  * archive order, plus the INSTALLER and PYODIDE_SOURCE files Pyodide adds), and the shared
  * libraries it loaded, chosen by Pyodide's own rule. Null if a package's RECORD is missing.
+ * @param {any} pyodide @param {any} lock  pyodide-lock.json @param {string[]} names
  * @returns {{packages: PackageFiles[], chunks: Uint8Array[]} | null}
  */
 export function capturePackages(pyodide, lock, names) {
   const { FS } = pyodide;
-  const site = pyodide._api.sitepackages;
-  const shouldLoad = pyodide._api.package_loader.should_load_dynlib;
+  const site = sitePackages(pyodide);
+  const shouldLoad = dynlibRule(pyodide);
   try {
     const packages = [];
     const chunks = [];
@@ -172,11 +194,12 @@ export function capturePackages(pyodide, lock, names) {
       if (!FS.analyzePath(recordPath).exists) return null;
       const paths = FS.readFile(recordPath, { encoding: "utf8" })
         .split("\n")
-        .filter((line) => line.trim())
+        .filter((/** @type {string} */ line) => line.trim())
         .map(parseRecordPath);
       for (const extra of ["INSTALLER", "PYODIDE_SOURCE"]) {
         if (FS.analyzePath(`${site}/${distInfo}/${extra}`).exists) paths.push(`${distInfo}/${extra}`);
       }
+      /** @type {[string, number, number][]} */
       const files = [];
       for (const path of paths) {
         const data = fileView(FS, `${site}/${path}`);
@@ -184,12 +207,14 @@ export function capturePackages(pyodide, lock, names) {
         chunks.push(data);
         offset += data.length;
       }
-      const dynlibs = paths.filter((path) => SHARED_LIBRARY.test(path) && shouldLoad(path)).map((path) => `${site}/${path}`);
+      const dynlibs = paths
+        .filter((/** @type {string} */ path) => SHARED_LIBRARY.test(path) && shouldLoad.test(path))
+        .map((/** @type {string} */ path) => `${site}/${path}`);
       packages.push({ name, fileName, files, dynlibs });
     }
     return { packages, chunks };
   } finally {
-    shouldLoad.destroy();
+    shouldLoad.release();
   }
 }
 
@@ -197,13 +222,18 @@ export function capturePackages(pyodide, lock, names) {
  * A file's bytes without copying them (MEMFS keeps each file in one typed array): the
  * copy is made later, off the startup path, by save(). The packages' files are not
  * written in between.
+ * @param {any} FS @param {string} path
+ * @returns {Uint8Array}
  */
 function fileView(FS, path) {
   const { node } = FS.lookupPath(path);
   return node.contents instanceof Uint8Array ? node.contents.subarray(0, node.usedBytes) : FS.readFile(path);
 }
 
-/** The path field of a RECORD line (CSV: a path with a comma is quoted). */
+/**
+ * The path field of a RECORD line (CSV: a path with a comma is quoted).
+ * @param {string} line
+ */
 function parseRecordPath(line) {
   if (!line.startsWith('"')) return line.split(",")[0];
   const end = line.indexOf('",');
@@ -214,23 +244,21 @@ function parseRecordPath(line) {
  * Install cached package files the way pyodide.loadPackage does: into site-packages, each
  * package's shared libraries loaded in Pyodide's order, the package recorded in
  * pyodide.loadedPackages. MEMFS keeps views of the cached buffer (canOwn): no copy.
+ * @param {any} pyodide @param {{ packages: PackageFiles[], data: Uint8Array }} stored
  */
 export async function installPackages(pyodide, { packages, data }) {
   const { FS } = pyodide;
-  const site = pyodide._api.sitepackages;
+  const site = sitePackages(pyodide);
   for (const { name, fileName, files, dynlibs } of packages) {
     for (const [path, offset, length] of files) {
       const full = `${site}/${path}`;
       FS.mkdirTree(full.slice(0, full.lastIndexOf("/")));
       FS.writeFile(full, data.subarray(offset, offset + length), { canOwn: true });
     }
-    await pyodide._api.loadDynlibsFromPackage({ file_name: fileName }, dynlibs);
+    await loadDynlibs(pyodide, fileName, dynlibs);
     pyodide.loadedPackages[name] = "default channel";
   }
-  // The attribute proxies pyodide.loadPackage takes on first use and keeps for the session:
-  // taken now, as a first visit's loadPackage did, so a later loadPackage (micropip, say)
-  // leaves the same live proxies whichever way the page started.
-  void [pyodide._api.package_loader.get_install_dir, pyodide._api.package_loader.unpack_buffer, pyodide._api.importlib.invalidate_caches];
+  takeLoaderProxies(pyodide); // as a first visit's loadPackage did
   // Only site-packages' finder needs to look again: importlib.invalidate_caches() would
   // also import importlib.metadata (about 80 ms here).
   pyodide.runPython(
@@ -239,28 +267,19 @@ export async function installPackages(pyodide, { packages, data }) {
 }
 
 /**
- * The wasm heap of an interpreter that has just booted, as Pyodide's makeMemorySnapshot
- * writes it. Booting with loadPyodide's _makeSnapshot option instead would wrap the `js`
- * module in a recording Proxy for the whole session, and from Python DOM methods, fetch or
- * setTimeout would then throw "Illegal invocation". Right after a plain boot Python holds
- * no JS object beyond Pyodide's fixed ones, so the option is only raised for this call
- * (if Python did hold one, makeMemorySnapshot throws and nothing is cached).
- * @returns {Uint8Array}
+ * The booted interpreter's memory snapshot (see makeSnapshot in pyodide-adapter.js).
+ * @param {any} pyodide
+ * @returns {Uint8Array<ArrayBuffer>}
  */
 export function takeSnapshot(pyodide) {
-  const { config } = pyodide._api;
-  config._makeSnapshot = true;
-  try {
-    return pyodide.makeMemorySnapshot();
-  } finally {
-    config._makeSnapshot = false;
-  }
+  return makeSnapshot(pyodide);
 }
 
 /**
  * A restored interpreter starts with the state the snapshot froze: give it what must differ
  * per page load (a fresh random seed, the current time zone) and drop the sys.path entry
  * that loadPyodide adds once more after a restore.
+ * @param {any} pyodide
  */
 export function refreshRestoredInterpreter(pyodide) {
   pyodide.runPython(`

@@ -27,7 +27,8 @@ export function describe(value) {
       return "a symbol";
   }
   if (ArrayBuffer.isView(value)) {
-    return `${value[Symbol.toStringTag] ?? "DataView"}(${value.length ?? value.byteLength})`;
+    const view = /** @type {any} */ (value);
+    return `${view[Symbol.toStringTag] ?? "DataView"}(${view.length ?? view.byteLength})`;
   }
   if (Array.isArray(value)) return `an Array of length ${value.length}`;
   const name = value.constructor?.name;
@@ -64,14 +65,15 @@ export function checkSize(value, name, where, max) {
  * @returns {number}
  */
 export function checkVector(value, name, where, expected, expectedWhy) {
-  const tag = ArrayBuffer.isView(value) ? value[Symbol.toStringTag] : undefined;
+  const tag = ArrayBuffer.isView(value) ? /** @type {any} */ (value)[Symbol.toStringTag] : undefined;
   const isArray = Array.isArray(value);
   if (tag !== "Float32Array" && tag !== "Float64Array" && !isArray) {
     throw new TypeError(
       `${where}: ${name} must be a Float32Array, a Float64Array or an Array of numbers; received ${describe(value)}`,
     );
   }
-  const length = value.length;
+  const vector = /** @type {ArrayLike<unknown>} */ (value);
+  const length = vector.length;
   if (expected !== null && length !== expected) {
     const why = expectedWhy ? ` (${expectedWhy})` : "";
     throw new RangeError(`${where}: ${name} must have length ${expected}${why}; received length ${length}`);
@@ -81,16 +83,16 @@ export function checkVector(value, name, where, expected, expectedWhy) {
   }
   if (tag === "Float32Array") {
     for (let i = 0; i < length; i++) {
-      const v = value[i];
+      const v = /** @type {number} */ (vector[i]);
       // v - v is 0 for finite v and NaN for NaN and +-Infinity: one cheap test per value.
       if (v - v !== 0) throw nonFinite(where, name, i, v);
     }
     return length;
   }
   for (let i = 0; i < length; i++) {
-    const v = value[i];
-    if (isArray && typeof v !== "number") {
-      if (!(i in value)) {
+    const v = vector[i];
+    if (typeof v !== "number") {
+      if (!(i in vector)) {
         throw new TypeError(`${where}: ${name}[${i}] is missing (a sparse Array); expected a number`);
       }
       throw new TypeError(`${where}: ${name}[${i}] is ${describe(v)}; expected a number`);
@@ -108,6 +110,7 @@ export function checkVector(value, name, where, expected, expectedWhy) {
   return length;
 }
 
+/** @param {string} where @param {string} name @param {number} index @param {number} value */
 function nonFinite(where, name, index, value) {
   return new RangeError(`${where}: ${name}[${index}] is ${value}; expected a finite number`);
 }
@@ -136,13 +139,13 @@ export function checkFiniteOutput(values, where, first = 0) {
  * Check the layer sizes of a model: each a positive integer Number up to limits.maxDim,
  * and no layer with more than limits.maxParameters weights. `names` gives the size
  * parameters' names (MiniModel: inputSize, outputSize); otherwise they are sizes[i].
- * @param {unknown[]} sizes
+ * @param {unknown[]} values
  * @param {string} where
  * @param {{ maxDim: number, maxParameters: number }} limits
  * @param {string[] | null} [names]
  */
-export function checkLayerSizes(sizes, where, limits, names = null) {
-  sizes.forEach((size, i) => checkSize(size, names ? names[i] : `sizes[${i}]`, where, limits.maxDim));
+export function checkLayerSizes(values, where, limits, names = null) {
+  const sizes = values.map((size, i) => checkSize(size, names ? names[i] : `sizes[${i}]`, where, limits.maxDim));
   for (let i = 0; i + 1 < sizes.length; i++) {
     const count = sizes[i] * sizes[i + 1];
     if (count > limits.maxParameters) {
@@ -154,7 +157,10 @@ export function checkLayerSizes(sizes, where, limits, names = null) {
   }
 }
 
-/** FeedForward's sizes: an Array of at least two layer sizes (see checkLayerSizes). */
+/**
+ * FeedForward's sizes: an Array of at least two layer sizes (see checkLayerSizes).
+ * @param {unknown} sizes @param {string} where @param {{ maxDim: number, maxParameters: number }} limits
+ */
 export function checkFeedForwardSizes(sizes, where, limits) {
   if (!Array.isArray(sizes)) {
     throw new TypeError(`${where}: sizes must be an Array of layer sizes; received ${describe(sizes)}`);

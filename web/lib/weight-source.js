@@ -21,7 +21,7 @@ export async function readWeightSource(source, where) {
     try {
       response = await fetch(url);
     } catch (err) {
-      throw new Error(`${where}: could not fetch ${url}: ${err.message}`);
+      throw new Error(`${where}: could not fetch ${url}: ${err instanceof Error ? err.message : err}`);
     }
     if (!response.ok) throw new Error(`${where}: could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
     const declared = Number(response.headers.get("Content-Length") ?? 0);

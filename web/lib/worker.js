@@ -1,115 +1,103 @@
-// The module worker behind createWorker(): it owns Pyodide and answers messages
-// { id, op, args } with { id, ok, result } or { id, ok: false, error }. Only plain data and
-// typed arrays cross postMessage; results are transferred, never copied. Objects live in
-// a table keyed by ids the client chooses, so a replacement worker can rebuild them.
+// The module worker behind createWorker(): it owns Pyodide and runs the main-thread API
+// (minimodel.js) on the page's behalf. Messages follow protocol.js; what may be called is
+// api.js's table (every method of a class, the method its batches use, every function).
+// Objects live in a table keyed by ids the page chooses, so a replacement worker can
+// rebuild them.
 
+import { CLASSES, FUNCTIONS } from "./api.js";
 import * as mm from "./minimodel.js";
+import { encodeError, transferablesOf } from "./protocol.js";
 
+/** @type {Record<string, any>} the main-thread classes, by kind */
+const KINDS = { MiniModel: mm.MiniModel, FeedForward: mm.FeedForward, EmbeddingIndex: mm.EmbeddingIndex };
+
+/** Each kind's callable methods: those of the table, and the methods their batches use. */
+const CALLABLE = Object.fromEntries(
+  Object.entries(CLASSES).map(([kind, spec]) => [
+    kind,
+    new Set(Object.entries(spec.methods).flatMap(([name, op]) => [name, ...(op.batch ? [op.batch.method] : [])])),
+  ]),
+);
+
+/** @type {Map<number, { kind: string, object: any }>} */
 const objects = new Map();
 
-function post(message, transfer = []) {
-  self.postMessage(message, transfer);
+/** The worker's global scope (typed as any: the library is checked against the DOM's types). */
+const scope = /** @type {any} */ (self);
+
+/** @param {number} id @param {string} where */
+function get(id, where) {
+  const entry = objects.get(id);
+  if (!entry) throw new Error(`${where}: unknown object ${id} (disposed?)`);
+  return entry;
 }
 
-function get(id, kind) {
-  const object = objects.get(id);
-  if (!object) throw new Error(`${kind}: unknown object ${id} (disposed?)`);
-  return object;
-}
+/**
+ * The answer to one request: its result, and for object calls that change the object,
+ * the object's new state.
+ * @typedef {{ result?: any, state?: any }} Answer
+ */
 
-const ops = {
+/** @type {Record<string, (...args: any[]) => Answer | Promise<Answer>>} */
+const handlers = {
   async init(cache) {
-    const info = await mm.init({ onProgress: (progress) => post({ type: "progress", progress }), cache });
-    return { info, limits: mm.limits() };
+    const info = await mm.init({ onProgress: (progress) => scope.postMessage({ type: "progress", progress }), cache });
+    return { result: { info, limits: mm.limits() } };
   },
-  createModel(id, inputSize, outputSize) {
-    objects.set(id, new mm.MiniModel(inputSize, outputSize));
+  create(id, kind, args) {
+    const object = new KINDS[kind](...args);
+    objects.set(id, { kind, object });
+    return { result: CLASSES[kind].state(object) };
   },
-  createFeedForward(id, sizes) {
-    objects.set(id, new mm.FeedForward(sizes));
+  async load(id, kind, bytes) {
+    const object = await KINDS[kind].load(bytes);
+    objects.set(id, { kind, object });
+    return { result: CLASSES[kind].state(object) };
   },
-  async loadModel(id, kind, bytes) {
-    const model = kind === "MiniModel" ? await mm.MiniModel.load(bytes) : await mm.FeedForward.load(bytes);
-    objects.set(id, model);
-    return kind === "MiniModel" ? [model.inputSize, model.outputSize] : model.sizes;
-  },
-  createIndex(id, dim) {
-    objects.set(id, new mm.EmbeddingIndex(dim));
-  },
-  loadLayer(id, index, weights, bias) {
-    const model = get(id, "loadLayer");
-    if (model instanceof mm.MiniModel) model.loadWeights(weights, bias);
-    else model.loadLayer(index, weights, bias);
-  },
-  predict(id, x) {
-    return get(id, "predict").predict(x);
-  },
-  predictRows(id, inputs, batch) {
-    return get(id, "predict")._predictRows(inputs, batch, "predict");
-  },
-  predictBatch(id, inputs, batch) {
-    return get(id, "predictBatch").predictBatch(inputs, batch);
-  },
-  indexAdd(id, vectors) {
-    const index = get(id, "add");
-    index.add(vectors);
-    return index.size;
-  },
-  indexSearch(id, query, k) {
-    return get(id, "search").search(query, k);
+  call(id, method, args) {
+    const { kind, object } = get(id, method);
+    if (!CALLABLE[kind].has(method)) throw new Error(`${kind}.${method}: not a method the worker runs`);
+    const result = object[method](...args);
+    const op = CLASSES[kind].methods[method];
+    return op?.changesState ? { result, state: CLASSES[kind].state(object) } : { result };
   },
   dispose(id) {
-    objects.get(id)?.dispose();
+    objects.get(id)?.object.dispose();
     objects.delete(id);
+    return {};
   },
-  cosineSimilarity(a, b) {
-    return mm.cosineSimilarity(a, b);
-  },
-  normalizeRows(vectors, dim) {
-    return mm.normalizeRows(vectors, dim);
-  },
-  softmax(logits) {
-    return mm.softmax(logits);
+  fn(name, args) {
+    if (!Object.hasOwn(FUNCTIONS, name)) throw new Error(`${name}: not a function the worker runs`);
+    return { result: /** @type {any} */ (mm)[name](...args) };
   },
   debugStats() {
-    return { ...mm.debugStats(), objects: objects.size };
+    return { result: { ...mm.debugStats(), objects: objects.size } };
   },
   /** For tests: make Pyodide fail fatally (a wasm trap), as a real crash would. */
   crash() {
     mm.getPyodide().runPython("import ctypes; ctypes.string_at(0xFFFFFFF0, 64)");
+    return {};
   },
   /** For tests: keep the worker busy for `ms` milliseconds of pure computation. */
   busy(ms) {
     const end = performance.now() + ms;
     let x = 0;
     while (performance.now() < end) x += Math.sqrt(x + 1);
-    return x > 0;
+    return { result: x > 0 };
   },
 };
 
-function transferables(result) {
-  if (ArrayBuffer.isView(result)) return [result.buffer];
-  if (result && ArrayBuffer.isView(result.indices)) return [result.indices.buffer, result.scores.buffer];
-  return [];
-}
+mm.onFatalError((error) =>
+  scope.postMessage({ type: "fatal", message: `a fatal Python error: ${/** @type {any} */ (error.cause)?.message ?? error.message}` }),
+);
 
-mm.onFatalError((error) => post({ type: "fatal", message: `a fatal Python error: ${error.cause?.message ?? error.message}` }));
-
-self.onmessage = async ({ data }) => {
+scope.onmessage = async (/** @type {MessageEvent} */ { data }) => {
   const { id, op, args } = data;
   try {
-    if (!Object.hasOwn(ops, op)) throw new Error(`unknown operation ${op}`);
-    const result = await ops[op](...args);
-    post({ id, ok: true, result }, transferables(result));
+    if (!Object.hasOwn(handlers, op)) throw new Error(`unknown operation ${op}`);
+    const { result, state } = await handlers[op](...args);
+    scope.postMessage({ id, ok: true, result, state }, transferablesOf(result));
   } catch (error) {
-    post({
-      id,
-      ok: false,
-      error: {
-        name: error?.name ?? "Error",
-        message: error?.message ?? String(error),
-        pythonTraceback: error?.pythonTraceback,
-      },
-    });
+    scope.postMessage({ id, ok: false, error: encodeError(error) });
   }
 };

@@ -1,0 +1,215 @@
+// The worker client (transport, remote objects, batching, restore) against a fake Worker
+// that speaks protocol.js with a tiny JavaScript stand-in for Python: no browser, no
+// Pyodide. The real worker and Python are tested end to end in tests/e2e.
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+
+import { createWorker } from "../../web/lib/worker-client.js";
+import { encodeError, transferablesOf } from "../../web/lib/protocol.js";
+
+const LIMITS = { maxDim: 16_777_216, maxParameters: 67_108_864, maxValues: 268_435_456 };
+
+/** A MiniModel in JS: relu(W x + b), weights 0.01, bias 0. */
+class FakeModel {
+  constructor(inputSize, outputSize) {
+    this.inputSize = inputSize;
+    this.outputSize = outputSize;
+    this.w = new Float32Array(inputSize * outputSize).fill(0.01);
+    this.b = new Float32Array(outputSize);
+  }
+  predict(x) {
+    return this._predictRows(Float32Array.from(x), 1);
+  }
+  predictBatch(inputs, batch) {
+    return this._predictRows(inputs, batch);
+  }
+  _predictRows(inputs, batch) {
+    const [n, m] = [this.inputSize, this.outputSize];
+    const y = new Float32Array(batch * m);
+    for (let r = 0; r < batch; r++)
+      for (let o = 0; o < m; o++) {
+        let s = this.b[o];
+        for (let i = 0; i < n; i++) s += this.w[o * n + i] * inputs[r * n + i];
+        y[r * m + o] = Math.max(0, s);
+      }
+    return y;
+  }
+  loadWeights(w, b) {
+    this.w = Float32Array.from(w);
+    this.b = b ? Float32Array.from(b) : new Float32Array(this.outputSize);
+  }
+}
+
+/** Every fake worker made, in order. */
+let workers = [];
+
+/** A Worker that answers in a later task, as a real one does. */
+class FakeWorker {
+  constructor() {
+    this.objects = new Map();
+    this.received = [];
+    this.terminated = false;
+    this.onmessage = null;
+    this.onerror = null;
+    workers.push(this);
+  }
+  postMessage(message, transfer = []) {
+    const data = structuredClone(message, { transfer }); // detaches what was transferred
+    this.received.push(data);
+    // One message at a time, each in a later task, as a real worker runs them.
+    this.queue = (this.queue ?? Promise.resolve()).then(() => new Promise((resolve) => setTimeout(resolve, 0))).then(() => this.handle(data));
+  }
+  reply(message) {
+    if (!this.terminated) this.onmessage?.({ data: structuredClone(message, { transfer: transferablesOf(message.result) }) });
+  }
+  async handle({ id, op, args }) {
+    if (this.terminated) return;
+    try {
+      let result, state;
+      if (op === "init") result = { info: { pyodideVersion: "fake" }, limits: LIMITS };
+      else if (op === "create") {
+        const [objectId, , [i, o]] = args;
+        this.objects.set(objectId, new FakeModel(i, o));
+        result = { sizes: [i, o] };
+      } else if (op === "call") {
+        const [objectId, method, callArgs] = args;
+        result = this.objects.get(objectId)[method](...callArgs);
+      } else if (op === "dispose") this.objects.delete(args[0]);
+      else if (op === "busy") await new Promise((resolve) => (this.busyTimer = setTimeout(resolve, args[0])));
+      else if (op === "crash") {
+        this.reply({ type: "fatal", message: "a fatal Python error: memory access out of bounds" });
+        return;
+      } else throw new Error(`unknown operation ${op}`);
+      this.reply({ id, ok: true, result, state });
+    } catch (error) {
+      this.reply({ id, ok: false, error: encodeError(error) });
+    }
+  }
+  terminate() {
+    this.terminated = true;
+    clearTimeout(this.busyTimer);
+  }
+}
+
+globalThis.Worker = FakeWorker;
+afterEach(() => {
+  workers = [];
+});
+
+const calls = (worker, op) => worker.received.filter((m) => m.op === op);
+
+test("concurrent predicts travel as one message and each caller gets its own row", async () => {
+  const client = await createWorker();
+  const model = await client.createModel(2, 1);
+  await model.loadWeights([1, 10]);
+  const before = client.stats();
+  const ys = await Promise.all([[1, 0], [0, 1], [2, 3]].map((x) => model.predict(x)));
+  assert.deepEqual(ys.map((y) => Array.from(y)), [[1], [10], [32]]);
+  const after = client.stats();
+  assert.deepEqual([after.requests - before.requests, after.batches - before.batches, after.messages - before.messages], [3, 1, 1]);
+  assert.equal(calls(workers[0], "call").at(-1).args[1], "_predictRows");
+  await client.terminate();
+});
+
+test("a bad call is refused on the page with the main thread's message, and never sent", async () => {
+  const client = await createWorker();
+  const model = await client.createModel(4, 2);
+  const sentBefore = workers[0].received.length;
+  const settled = await Promise.allSettled([model.predict([1, 2, 3, 4]), model.predict([1, 2]), model.predict([1, 2, "a", 4])]);
+  assert.equal(settled[0].status, "fulfilled");
+  assert.equal(settled[1].reason.message, "MiniModel.predict: x must have length 4 (the model's inputSize); received length 2");
+  assert.ok(settled[1].reason instanceof RangeError);
+  assert.equal(settled[2].reason.message, 'MiniModel.predict: x[2] is string "a"; expected a number');
+  assert.ok(settled[2].reason instanceof TypeError);
+  const sent = workers[0].received.slice(sentBefore);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].args[2][1], 1); // a batch of the one good row
+  await client.terminate();
+});
+
+test("the caller's arrays are copied, or taken over with transfer", async () => {
+  const client = await createWorker();
+  const model = await client.createModel(2, 1);
+  const x = new Float32Array([1, 2]);
+  await model.predict(x);
+  assert.equal(x.length, 2);
+  await model.predict(x, { transfer: true });
+  assert.equal(x.byteLength, 0);
+  await assert.rejects(model.predict([1, 2], { transfer: true }), {
+    name: "TypeError",
+    message: "MiniModel.predict: options.transfer needs x to be a Float32Array; received an Array of length 2",
+  });
+  await client.terminate();
+});
+
+test("aborting a running call replaces the worker, restores the objects, and re-sends the rest", async () => {
+  const client = await createWorker();
+  const model = await client.createModel(2, 1);
+  await model.loadWeights([1, 1], [0.5]);
+  await model.loadWeights([2, 2], [0.5]); // replaces the first: one replay
+  const controller = new AbortController();
+  const busy = client._busyForTest(10_000, { signal: controller.signal });
+  const waiting = model.predict([1, 1]); // posted behind the busy call: survives
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  controller.abort();
+  await assert.rejects(busy, { name: "AbortError" });
+  assert.deepEqual(Array.from(await waiting), [4.5]);
+  assert.equal(workers.length, 2);
+  assert.ok(workers[0].terminated);
+  const replayed = workers[1].received.map((m) => m.op);
+  assert.deepEqual(replayed.slice(0, 3), ["init", "create", "call"]);
+  assert.equal(calls(workers[1], "call")[0].args[1], "loadWeights");
+  assert.equal(calls(workers[1], "call").filter((m) => m.args[1] === "loadWeights").length, 1);
+  assert.equal(client.stats().restarts, 1);
+  await client.terminate();
+});
+
+test("a crash fails the pending calls clearly; the next call starts a new worker with the objects", async () => {
+  let crashes = 0;
+  const client = await createWorker({ onCrash: () => crashes++ });
+  const model = await client.createModel(2, 1);
+  await model.loadWeights([2, 3], [1]);
+  await assert.rejects(client._crashForTest(), (error) => {
+    assert.match(error.message, /^crash: the minimodel worker stopped \(a fatal Python error: memory access out of bounds\); the next call starts a new one$/);
+    return true;
+  });
+  assert.deepEqual(Array.from(await model.predict([1, 2])), [9]);
+  assert.equal(crashes, 1);
+  assert.equal(client.stats().crashes, 1);
+  assert.equal(workers.length, 2);
+  await client.terminate();
+});
+
+test("terminate fails everything pending and every later call; it is idempotent", async () => {
+  const client = await createWorker();
+  const model = await client.createModel(2, 1);
+  const busy = client._busyForTest(10_000);
+  const queued = model.predict([1, 1]);
+  await client.terminate();
+  await client.terminate();
+  await assert.rejects(busy, { message: "busy: the worker was terminated" });
+  await assert.rejects(queued, { message: "MiniModel.predict: the worker was terminated" });
+  await assert.rejects(model.predict([1, 1]), { message: "MiniModel.predict: the worker has been terminated" });
+  await assert.rejects(client.createModel(2, 2), { message: "new MiniModel: the worker has been terminated" });
+  await model.dispose();
+  await model.dispose();
+});
+
+test("a disposed object refuses calls; it is not rebuilt after a restart", async () => {
+  const client = await createWorker();
+  const kept = await client.createModel(1, 1);
+  const gone = await client.createModel(3, 1);
+  await gone.dispose();
+  await assert.rejects(gone.predict([1, 2, 3]), { message: "MiniModel.predict: this model has been disposed" });
+  await client._crashForTest().catch(() => {});
+  await kept.predict([1]);
+  assert.deepEqual(calls(workers[1], "create").map((m) => m.args[2]), [[1, 1]]);
+  await client.terminate();
+});
+
+test("createWorker checks its options", async () => {
+  await assert.rejects(createWorker({ maxBatchSize: 0 }), { message: "createWorker: maxBatchSize must be a positive integer Number; received number 0" });
+  await assert.rejects(createWorker({ batchTimeoutMs: -1 }), { message: "createWorker: batchTimeoutMs must be a Number from 0 to 60000; received number -1" });
+  await assert.rejects(createWorker({ cache: "yes" }), { message: 'createWorker: cache must be true or false; received string "yes"' });
+  await assert.rejects(createWorker(null), { name: "TypeError" });
+});

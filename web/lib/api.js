@@ -1,0 +1,301 @@
+// The public API, defined once: for every class and function, its argument checks (with
+// the error messages users see) and how it travels to a worker. From this table
+//   - the main-thread classes (minimodel.js) take their checks,
+//   - the worker's remote objects (remote.js) take their methods, checks and batching,
+//   - the worker (worker.js) takes what it may dispatch.
+// A new method is one entry here, its implementation in minimodel.js (with its JSDoc,
+// from which the types are generated) and its Python side; it then exists on the main
+// thread and in the worker, with the same checks, types and messages.
+
+import {
+  checkFeedForwardSizes,
+  checkFiniteOutput,
+  checkLayerSizes,
+  checkSize,
+  checkVector,
+  describe,
+} from "./validate.js";
+
+/**
+ * @typedef {Object} Limits  the sizes enforced (see limits() in minimodel.js)
+ * @property {number} maxDim
+ * @property {number} maxParameters
+ * @property {number} maxValues
+ */
+
+/**
+ * What a method's checks may read of its object: the public properties main-thread objects
+ * and remote objects share (sizes for models; dim and size for an index).
+ * @typedef {{ sizes?: number[], inputSize?: number, outputSize?: number, dim?: number, size?: number }} Shape
+ */
+
+/**
+ * A method or function: `check` validates the arguments (before anything is allocated or
+ * sent) and returns them; the rest says how it travels to a worker.
+ * @typedef {Object} Operation
+ * @property {string[]} args  the arguments' names, in order (a remote call's options follow them)
+ * @property {(self: any, args: any[], where: string, limits: Limits) => any[]} check
+ * @property {string[]} [vectors]  which arguments (by name) are numeric vectors: copied
+ *   into a new Float32Array before they are sent (the caller's stays untouched), then
+ *   transferred
+ * @property {boolean} [transfer]  accepts `{ transfer: true }`: its Float32Array vectors are
+ *   handed over (detached) instead of copied
+ * @property {boolean} [changesState]  the worker answers with the object's new state too
+ * @property {(args: any[]) => string | null} [restore]  replayed into a replacement worker:
+ *   the key under which it replaces an earlier call (null: every call is kept, in order)
+ * @property {Batching} [batch]  concurrent calls may be merged into one
+ */
+
+/**
+ * How concurrent calls of one method on one object merge into one call of `method`.
+ * @typedef {Object} Batching
+ * @property {string} method  the object's method that takes the merged arguments
+ * @property {(self: any, calls: any[][]) => any[]} merge  the merged call's arguments
+ * @property {(self: any, result: any, index: number, where: string) => any} split  call `index`'s
+ *   own result (may throw: that call alone fails)
+ */
+
+/**
+ * @typedef {Object} ClassSpec
+ * @property {string} noun  what messages call one ("model", "index")
+ * @property {string} factory   the worker client's method that creates one
+ * @property {string} [loader]  the worker client's method that loads one from a file
+ * @property {(limits: Limits, args: any[]) => any[]} create  checks of the constructor's arguments
+ * @property {(self: any) => Shape} state  the plain state a remote object mirrors
+ * @property {Record<string, (state: any) => any>} properties  read-only properties, from the state
+ * @property {Record<string, Operation>} methods
+ */
+
+const FLOAT32_BYTES = 4;
+
+/**
+ * A RangeError when `count` values would exceed `limits.maxValues` (1 GiB of float32).
+ * @param {number} count @param {Limits} limits @param {string} where @param {string} what
+ */
+export function checkArraySize(count, limits, where, what) {
+  if (count > limits.maxValues) {
+    throw new RangeError(
+      `${where}: ${what} would hold ${count} values; at most ${limits.maxValues} ` +
+        `(${(limits.maxValues * FLOAT32_BYTES) / 2 ** 20} MiB) fit in browser memory`,
+    );
+  }
+}
+
+/** @param {number} length @param {number} dim @param {string} where */
+function checkWholeRows(length, dim, where) {
+  if (length % dim !== 0) {
+    throw new RangeError(
+      `${where}: vectors must hold whole rows of ${dim} values (dim); received length ${length}, not a multiple of ${dim}`,
+    );
+  }
+}
+
+/** The model's layer sizes, whatever its kind (a MiniModel has no `sizes`). @param {Shape} self */
+const sizesOf = (self) => self.sizes ?? [/** @type {number} */ (self.inputSize), /** @type {number} */ (self.outputSize)];
+
+/** predict: one input row. @type {Operation} */
+const predict = {
+  args: ["x"],
+  check(self, [x], where) {
+    checkVector(x, "x", where, sizesOf(self)[0], "the model's inputSize");
+    return [x];
+  },
+  vectors: ["x"],
+  transfer: true,
+  batch: {
+    method: "_predictRows",
+    merge(self, calls) {
+      const n = sizesOf(self)[0];
+      const inputs = new Float32Array(calls.length * n);
+      calls.forEach(([x], i) => inputs.set(x, i * n));
+      return [inputs, calls.length];
+    },
+    split(self, outputs, i, where) {
+      const sizes = sizesOf(self);
+      const n = sizes[sizes.length - 1];
+      return checkFiniteOutput(outputs.slice(i * n, (i + 1) * n), where);
+    },
+  },
+};
+
+/** predictBatch: `batch` rows, row-major. @type {Operation} */
+const predictBatch = {
+  args: ["inputs", "batch"],
+  check(self, [inputs, batch], where, limits) {
+    const sizes = sizesOf(self);
+    checkSize(batch, "batch", where, limits.maxDim);
+    checkVector(inputs, "inputs", where, batch * sizes[0], `batch x inputSize = ${batch} x ${sizes[0]}`);
+    checkArraySize(batch * sizes[sizes.length - 1], limits, where, "the outputs");
+    return [inputs, batch];
+  },
+  vectors: ["inputs"],
+};
+
+/**
+ * Checks of a layer's weights and bias; `single` names the sizes as a MiniModel does.
+ * @param {number[]} sizes @param {number} index @param {any} weights @param {any} bias
+ * @param {string} where @param {boolean} single
+ */
+function checkLayer(sizes, index, weights, bias, where, single) {
+  const nIn = sizes[index];
+  const nOut = sizes[index + 1];
+  const shape = single ? "outputSize x inputSize" : `sizes[${index + 1}] x sizes[${index}]`;
+  checkVector(weights, "weights", where, nIn * nOut, `${shape} = ${nOut} x ${nIn}`);
+  if (bias !== null && bias !== undefined) {
+    checkVector(bias, "bias", where, nOut, single ? "the model's outputSize" : `sizes[${index + 1}]`);
+  }
+}
+
+/** @type {Record<string, (state: any) => any>} */
+const MODEL_PROPERTIES = {
+  inputSize: (state) => state.sizes[0],
+  outputSize: (state) => state.sizes[state.sizes.length - 1],
+};
+
+/** @type {Record<string, ClassSpec>} */
+export const CLASSES = {
+  MiniModel: {
+    noun: "model",
+    factory: "createModel",
+    loader: "loadModel",
+    create(limits, [inputSize, outputSize]) {
+      checkLayerSizes([inputSize, outputSize], "new MiniModel", limits, ["inputSize", "outputSize"]);
+      return [inputSize, outputSize];
+    },
+    state: (self) => ({ sizes: [self.inputSize, self.outputSize] }),
+    properties: MODEL_PROPERTIES,
+    methods: {
+      predict,
+      predictBatch,
+      loadWeights: {
+        args: ["weights", "bias"],
+        check(self, [weights, bias = null], where) {
+          checkLayer(sizesOf(self), 0, weights, bias, where, true);
+          return [weights, bias];
+        },
+        vectors: ["weights", "bias"],
+        restore: () => "weights",
+      },
+    },
+  },
+  FeedForward: {
+    noun: "model",
+    factory: "createFeedForward",
+    loader: "loadFeedForward",
+    create(limits, [sizes]) {
+      checkFeedForwardSizes(sizes, "new FeedForward", limits);
+      return [[...sizes]];
+    },
+    state: (self) => ({ sizes: self.sizes }),
+    properties: { ...MODEL_PROPERTIES, sizes: (state) => [...state.sizes] },
+    methods: {
+      predict,
+      predictBatch,
+      loadLayer: {
+        args: ["index", "weights", "bias"],
+        check(self, [index, weights, bias = null], where) {
+          const layers = sizesOf(self).length - 1;
+          if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= layers) {
+            throw new RangeError(`${where}: index must be an integer from 0 to ${layers - 1}; received ${describe(index)}`);
+          }
+          checkLayer(sizesOf(self), index, weights, bias, where, false);
+          return [index, weights, bias];
+        },
+        vectors: ["weights", "bias"],
+        restore: ([index]) => `layer ${index}`,
+      },
+    },
+  },
+  EmbeddingIndex: {
+    noun: "index",
+    factory: "createIndex",
+    create(limits, [dim]) {
+      checkSize(dim, "dim", "new EmbeddingIndex", limits.maxDim);
+      return [dim];
+    },
+    state: (self) => ({ dim: self.dim, size: self.size }),
+    properties: { dim: (state) => state.dim, size: (state) => state.size },
+    methods: {
+      add: {
+        args: ["vectors"],
+        check(self, [vectors], where, limits) {
+          const dim = /** @type {number} */ (self.dim);
+          const length = checkVector(vectors, "vectors", where, null);
+          checkWholeRows(length, dim, where);
+          checkArraySize((/** @type {number} */ (self.size) + length / dim) * dim, limits, where, "the index");
+          return [vectors];
+        },
+        vectors: ["vectors"],
+        changesState: true,
+        restore: () => null,
+      },
+      search: {
+        args: ["query", "k"],
+        check(self, [query, k], where) {
+          checkVector(query, "query", where, /** @type {number} */ (self.dim), "the index's dim");
+          checkSize(k, "k", where, Number.MAX_SAFE_INTEGER);
+          return [query, k];
+        },
+        vectors: ["query"],
+      },
+    },
+  },
+};
+
+/** Free functions: the same on the main thread and in the worker. @type {Record<string, Operation>} */
+export const FUNCTIONS = {
+  cosineSimilarity: {
+    args: ["a", "b"],
+    check(_, [a, b], where, limits) {
+      const n = checkVector(a, "a", where, null);
+      checkVector(b, "b", where, n, "the length of a");
+      checkArraySize(2 * n, limits, where, "a and b together");
+      return [a, b];
+    },
+    vectors: ["a", "b"],
+  },
+  normalizeRows: {
+    args: ["vectors", "dim"],
+    check(_, [vectors, dim], where, limits) {
+      checkSize(dim, "dim", where, limits.maxDim);
+      const length = checkVector(vectors, "vectors", where, null);
+      checkWholeRows(length, dim, where);
+      checkArraySize(length, limits, where, "the result");
+      return [vectors, dim];
+    },
+    vectors: ["vectors"],
+  },
+  softmax: {
+    args: ["logits"],
+    check(_, [logits], where, limits) {
+      const n = checkVector(logits, "logits", where, null);
+      checkArraySize(2 * n, limits, where, "the logits");
+      return [logits];
+    },
+    vectors: ["logits"],
+  },
+};
+
+/**
+ * Run a method's checks (the main thread's and the remote objects' entry point).
+ * @param {string} kind  a key of CLASSES
+ * @param {string} method
+ * @param {Shape} self
+ * @param {any[]} args
+ * @param {Limits} limits
+ * @returns {any[]}  the arguments, defaults filled in
+ */
+export function checkCall(kind, method, self, args, limits) {
+  return CLASSES[kind].methods[method].check(self, args, `${kind}.${method}`, limits);
+}
+
+/**
+ * Run a free function's checks.
+ * @param {string} name  a key of FUNCTIONS
+ * @param {any[]} args
+ * @param {Limits} limits
+ * @returns {any[]}
+ */
+export function checkFunction(name, args, limits) {
+  return FUNCTIONS[name].check(null, args, name, limits);
+}

@@ -1,0 +1,254 @@
+// The worker's objects as seen from the page: one class per kind of api.js's CLASSES,
+// made from the table. Each method runs the main thread's checks here first (so one bad
+// request never fails the others of its batch, and the errors are the same), copies its
+// vector arguments (the caller's arrays stay untouched) and sends them; batched methods
+// go through a Batcher; calls that change the object are remembered for a replacement
+// worker (restore.js). Properties mirror the object's state, as the worker reports it.
+
+import { CLASSES } from "./api.js";
+import { Batcher } from "./batcher.js";
+import { abortError } from "./protocol.js";
+import { RestoreLog } from "./restore.js";
+import { describe } from "./validate.js";
+
+/** @typedef {import("./api.js").Operation} Operation */
+/** @typedef {import("./restore.js").Step} Step */
+
+/**
+ * Options every remote call takes last.
+ * @typedef {Object} CallOptions
+ * @property {AbortSignal} [signal]  rejects the call at once with an AbortError
+ * @property {boolean} [transfer]  predict: take over x's memory instead of copying it (x
+ *   must be a Float32Array; it is detached)
+ */
+
+/**
+ * What a remote object needs of its client (worker-client.js).
+ * @typedef {Object} Client
+ * @property {(where: string) => import("./api.js").Limits} live  throws once terminated
+ * @property {(where: string, op: string, makeArgs: import("./transport.js").MakeArgs,
+ *   signal?: AbortSignal | null, onPost?: ((worker: any) => void) | null) => Promise<any>} call
+ * @property {(worker: any) => void} replace
+ * @property {(requests: number, batched: boolean) => void} count
+ * @property {(object: RemoteObject) => void} forget
+ * @property {{ maxBatchSize: number, batchTimeoutMs: number }} options
+ */
+
+/**
+ * Check a call's options.
+ * @param {unknown} options @param {string} where @param {boolean} [transferable]
+ * @returns {CallOptions}
+ */
+export function checkOptions(options, where, transferable = false) {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${where}: options must be an object; received ${describe(options)}`);
+  }
+  const { signal, transfer } = /** @type {CallOptions} */ (options);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`${where}: options.signal must be an AbortSignal; received ${describe(signal)}`);
+  }
+  if (transfer !== undefined && (!transferable || typeof transfer !== "boolean")) {
+    throw new TypeError(`${where}: options.transfer ${transferable ? "must be true or false" : "is not supported here"}; received ${describe(transfer)}`);
+  }
+  return /** @type {CallOptions} */ (options);
+}
+
+/**
+ * The arguments as they are sent: each vector argument copied into a new Float32Array
+ * (or taken over, with `transfer`); `retain` keeps the copies for a replacement worker
+ * (then they are sent by copy each time, never transferred).
+ * @param {Operation & { args: string[] }} op @param {any[]} args @param {string} where
+ * @param {{ transfer?: boolean, retain?: boolean }} how
+ * @returns {{ values: any[], transfer: Transferable[] }}
+ */
+export function prepareArgs(op, args, where, { transfer = false, retain = false }) {
+  const vectors = op.vectors ?? [];
+  /** @type {Transferable[]} */
+  const buffers = [];
+  const values = args.map((value, i) => {
+    const name = op.args[i];
+    if (!vectors.includes(name) || value === null || value === undefined) return value;
+    if (transfer) {
+      if (!(value instanceof Float32Array)) {
+        throw new TypeError(`${where}: options.transfer needs ${name} to be a Float32Array; received ${describe(value)}`);
+      }
+      const { byteOffset, length } = value; // read before the transfer detaches it
+      return new Float32Array(structuredClone(value.buffer, { transfer: [value.buffer] }), byteOffset, length);
+    }
+    const copy = new Float32Array(value);
+    if (!retain) buffers.push(copy.buffer);
+    return copy;
+  });
+  return { values, transfer: buffers };
+}
+
+/** The shared behaviour of every remote object. */
+export class RemoteObject {
+  /**
+   * @param {Client} client @param {string} kind @param {number} id @param {any} state
+   * @param {Step} origin  the request that made it (replayed by a replacement worker)
+   */
+  constructor(client, kind, id, state, origin) {
+    /** @private */
+    this._client = client;
+    /** The kind of object ("MiniModel", "FeedForward", "EmbeddingIndex"). @type {string} */
+    this.kind = kind;
+    /** @private */
+    this._id = id;
+    /** @private */
+    this._state = state;
+    /** @private */
+    this._disposed = false;
+    /** @private @type {Map<string, Batcher>} */
+    this._batchers = new Map();
+    /** @private */
+    this._log = new RestoreLog(origin);
+  }
+
+  /** @returns {Step[]} what rebuilds it in a new worker */
+  _restoreSteps() {
+    return this._log.steps();
+  }
+
+  /**
+   * @private
+   * @param {string} where
+   * @returns {import("./api.js").Limits}
+   */
+  _live(where) {
+    if (this._disposed) throw new Error(`${where}: this ${CLASSES[this.kind].noun} has been disposed`);
+    return this._client.live(where);
+  }
+
+  /**
+   * A method call, as every generated method makes it.
+   * @param {string} name @param {any[]} params  the arguments, then the options
+   * @returns {Promise<any>}
+   */
+  _invoke(name, params) {
+    const op = /** @type {Operation & { args: string[] }} */ (CLASSES[this.kind].methods[name]);
+    const where = `${this.kind}.${name}`;
+    const limits = this._live(where);
+    const args = op.check(this, params.slice(0, op.args.length), where, limits);
+    const options = checkOptions(params[op.args.length] ?? {}, where, op.transfer);
+    const signal = options.signal ?? null;
+    if (signal?.aborted) throw abortError(signal);
+    const batching = Boolean(op.batch) && this._client.options.maxBatchSize > 1;
+    // Copies kept here (for a batch, a replacement worker, or taken over with `transfer`)
+    // are sent by copy, so they can be sent again; the others are transferred on the
+    // first post, and a re-post after a restart makes fresh copies.
+    const retain = Boolean(op.restore) || batching || Boolean(options.transfer);
+    const { values, transfer } = prepareArgs(op, args, where, { transfer: options.transfer, retain });
+    if (batching) return this._batcher(name, op).push(values, signal);
+    this._flush(); // calls made before this one (waiting in a batch) go first
+    this._client.count(1, false);
+    let posted = false;
+    const makeArgs = () => {
+      const made = retain || !posted ? { values, transfer } : prepareArgs(op, args, where, {});
+      posted = true;
+      return /** @type {[any[], Transferable[]]} */ ([[this._id, name, made.values], made.transfer]);
+    };
+    return this._client.call(where, "call", makeArgs, signal).then((answer) => {
+      if (op.changesState) this._state = answer.state;
+      if (op.restore) {
+        this._log.record(op.restore(args), ["call", () => [[this._id, name, values], []]]);
+      }
+      return answer.result;
+    });
+  }
+
+  /**
+   * @private
+   * @param {string} name @param {Operation} op
+   * @returns {Batcher}
+   */
+  _batcher(name, op) {
+    let batcher = this._batchers.get(name);
+    if (batcher) return batcher;
+    const batch = /** @type {import("./api.js").Batching} */ (op.batch);
+    const where = `${this.kind}.${name}`;
+    batcher = new Batcher({
+      ...this._client.options,
+      send: (inputs, onPost, count) => {
+        this._client.count(count, true);
+        return this._client
+          .call(
+            where,
+            "call",
+            () => {
+              const calls = inputs();
+              if (calls === null) return null;
+              const merged = batch.merge(this, calls);
+              return [[this._id, batch.method, merged], merged.filter((v) => ArrayBuffer.isView(v)).map((v) => v.buffer)];
+            },
+            null,
+            onPost,
+          )
+          .then((answer) => answer && ((/** @type {number} */ i) => batch.split(this, answer.result, i, where)));
+      },
+      abortRunning: (worker) => this._client.replace(worker),
+    });
+    this._batchers.set(name, batcher);
+    return batcher;
+  }
+
+  /** @private */
+  _flush() {
+    for (const batcher of this._batchers.values()) batcher.flush();
+  }
+
+  /** The worker was terminated: calls still waiting in a batch fail. */
+  _terminated() {
+    for (const [name, batcher] of this._batchers) {
+      batcher.rejectWaiting(new Error(`${this.kind}.${name}: the worker was terminated`));
+    }
+  }
+
+  /** Free the object in the worker. Safe to call twice; later calls reject. */
+  async dispose() {
+    if (this._disposed) return;
+    this._flush();
+    this._disposed = true;
+    this._log.clear();
+    this._client.forget(this);
+    try {
+      await this._client.call(`${this.kind}.dispose`, "dispose", () => [[this._id], []]);
+    } catch {
+      // a terminated or lost worker has freed it already
+    }
+  }
+}
+
+/**
+ * One class per kind, with the kind's methods and properties from api.js's table.
+ * @type {Record<string, typeof RemoteObject>}
+ */
+export const REMOTE_CLASSES = Object.fromEntries(
+  Object.entries(CLASSES).map(([kind, spec]) => {
+    const Remote = class extends RemoteObject {};
+    Object.defineProperty(Remote, "name", { value: `Remote${kind}` });
+    for (const name of Object.keys(spec.methods)) {
+      Object.defineProperty(Remote.prototype, name, {
+        value: function (/** @type {any[]} */ ...params) {
+          // Not an async function: a batched call hands back its own promise (one tick less).
+          try {
+            return this._invoke(name, params);
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        },
+        writable: true,
+        configurable: true,
+      });
+    }
+    for (const [name, get] of Object.entries(spec.properties)) {
+      Object.defineProperty(Remote.prototype, name, {
+        get() {
+          return get(this._state);
+        },
+        configurable: true,
+      });
+    }
+    return [kind, Remote];
+  }),
+);

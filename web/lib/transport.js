@@ -1,0 +1,252 @@
+// The page's connection to one module worker: requests and their answers (protocol.js),
+// starting the worker (again after a crash or a replacement), and what happens to the
+// calls in flight when a call is aborted, the worker dies or is terminated.
+//
+// - An aborted call rejects at once; the worker may be busy with it, so it is replaced
+//   (terminated, restarted, its objects restored) and the other calls it had are posted
+//   again to the new one: nobody else notices.
+// - A worker that dies fails the calls it had with an error that says so; the next call
+//   starts a new one.
+// - terminate() fails everything pending; later calls reject.
+
+import { abortError, decodeError } from "./protocol.js";
+
+/**
+ * The Worker interface this needs (a real Worker, or a fake in the unit tests).
+ * @typedef {Object} WorkerLike
+ * @property {(message: any, transfer?: Transferable[]) => void} postMessage
+ * @property {() => void} terminate
+ * @property {((event: { data: any }) => void) | null} onmessage
+ * @property {((event: any) => void) | null} onerror
+ */
+
+/**
+ * What a request posts: `[args, transfer]`, made again each time it is posted (after a
+ * restart the arrays of the first post are detached), or null when nothing is left to
+ * compute (then the request resolves with null).
+ * @typedef {() => ([any[], Transferable[]] | null)} MakeArgs
+ */
+
+/**
+ * @typedef {Object} Pending
+ * @property {number} id
+ * @property {string} where
+ * @property {string} op
+ * @property {MakeArgs} makeArgs
+ * @property {(value: any) => void} resolve
+ * @property {(error: any) => void} reject
+ * @property {WorkerLike | null} worker  the worker it was posted to
+ * @property {((worker: WorkerLike) => void) | null} onPost
+ * @property {(() => void) | undefined} [cleanup]
+ */
+
+/**
+ * @typedef {Object} TransportOptions
+ * @property {() => WorkerLike} spawn  a new worker
+ * @property {(transport: Transport, worker: WorkerLike) => Promise<void>} start  what a new
+ *   worker must do before taking calls (init, restore the objects), using `requestTo`
+ * @property {(progress: any) => void} [onProgress]
+ * @property {(error: Error) => void} [onCrash]
+ */
+
+/** The counters stats() reports. */
+export class Counters {
+  requests = 0;
+  messages = 0;
+  batches = 0;
+  batchedRequests = 0;
+  restarts = 0;
+  crashes = 0;
+}
+
+export class Transport {
+  /** @param {TransportOptions} options */
+  constructor(options) {
+    this.options = options;
+    /** @type {WorkerLike | null} */
+    this.worker = null;
+    /** @type {Promise<void> | null} */
+    this.starting = null;
+    /** @type {Map<number, Pending>} */
+    this.pending = new Map();
+    this.nextId = 1;
+    this.terminated = false;
+    this.counters = new Counters();
+  }
+
+  /**
+   * Start (or restart) the worker if there is none.
+   * @param {string} where
+   * @returns {Promise<void>}
+   */
+  ensure(where) {
+    if (this.terminated) return Promise.reject(new Error(`${where}: the worker has been terminated`));
+    if (this.worker && !this.starting) return Promise.resolve();
+    this.starting ??= this.boot().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  /** @private */
+  async boot() {
+    const worker = this.options.spawn();
+    worker.onmessage = ({ data }) => this.onMessage(worker, data);
+    worker.onerror = (event) => {
+      event.preventDefault?.();
+      this.lost(worker, event.message || "the worker script failed");
+    };
+    this.worker = worker;
+    try {
+      await this.options.start(this, worker);
+    } catch (error) {
+      if (this.worker === worker) this.worker = null;
+      worker.terminate();
+      throw error;
+    }
+  }
+
+  /** @private @param {WorkerLike} worker @param {any} data */
+  onMessage(worker, data) {
+    if (worker !== this.worker) return;
+    if (data.type === "progress") {
+      this.options.onProgress?.(data.progress);
+      return;
+    }
+    if (data.type === "fatal") {
+      this.lost(worker, data.message);
+      return;
+    }
+    const entry = this.pending.get(data.id);
+    if (!entry) return;
+    this.settle(entry);
+    if (data.ok) entry.resolve({ result: data.result, state: data.state });
+    else entry.reject(decodeError(data.error));
+  }
+
+  /** @private @param {Pending} entry */
+  settle(entry) {
+    this.pending.delete(entry.id);
+    entry.cleanup?.();
+  }
+
+  /**
+   * Post one request to `worker` (used by `start` before the worker takes other calls).
+   * Resolves with the answer's `{ result, state }`.
+   * @param {WorkerLike} worker @param {string} where @param {string} op @param {MakeArgs} makeArgs
+   * @param {AbortSignal | null} [signal]
+   * @param {((worker: WorkerLike) => void) | null} [onPost]
+   * @returns {Promise<{ result: any, state?: any }>}
+   */
+  requestTo(worker, where, op, makeArgs, signal = null, onPost = null) {
+    return new Promise((resolve, reject) => {
+      /** @type {Pending} */
+      const entry = { id: this.nextId++, where, op, makeArgs, resolve, reject, worker, onPost };
+      if (signal) {
+        const onAbort = () => this.abort(entry, signal);
+        signal.addEventListener("abort", onAbort, { once: true });
+        entry.cleanup = () => signal.removeEventListener("abort", onAbort);
+      }
+      this.pending.set(entry.id, entry);
+      this.post(entry, worker);
+    });
+  }
+
+  /** @private @param {Pending} entry @param {WorkerLike} worker */
+  post(entry, worker) {
+    const made = entry.makeArgs();
+    if (made === null) {
+      this.settle(entry); // nothing left to compute (every caller aborted)
+      entry.resolve(null);
+      return;
+    }
+    entry.worker = worker;
+    this.counters.messages++;
+    worker.postMessage({ id: entry.id, op: entry.op, args: made[0] }, made[1]);
+    entry.onPost?.(worker);
+  }
+
+  /**
+   * A call from the API: start the worker if needed, then send. Resolves with `{ result, state }`,
+   * or null when makeArgs had nothing left to send.
+   * @param {string} where @param {string} op @param {MakeArgs} makeArgs
+   * @param {AbortSignal | null} [signal]
+   * @param {((worker: WorkerLike) => void) | null} [onPost]
+   * @returns {Promise<any>}
+   */
+  async call(where, op, makeArgs, signal = null, onPost = null) {
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      await this.ensure(where);
+      if (signal?.aborted) throw abortError(signal);
+      if (this.terminated) throw new Error(`${where}: the worker was terminated`);
+      if (this.worker && !this.starting) return this.requestTo(this.worker, where, op, makeArgs, signal, onPost);
+      // The worker was lost or replaced while this call waited for it: wait for the next one.
+    }
+  }
+
+  /** @private @param {Pending} entry @param {AbortSignal} signal */
+  abort(entry, signal) {
+    if (!this.pending.has(entry.id)) return;
+    this.settle(entry);
+    entry.reject(abortError(signal));
+    if (entry.worker) this.replace(entry.worker);
+  }
+
+  /**
+   * The worker may be busy with something nobody wants: replace it, keep the rest (the
+   * calls it had are posted again to the new worker).
+   * @param {WorkerLike} worker
+   */
+  replace(worker) {
+    if (worker !== this.worker || this.terminated) return;
+    const survivors = [...this.pending.values()].filter((e) => e.worker === worker);
+    worker.terminate();
+    this.worker = null;
+    this.counters.restarts++;
+    this.ensure("restart")
+      .then(() => {
+        for (const entry of survivors) if (this.pending.has(entry.id)) this.post(entry, /** @type {WorkerLike} */ (this.worker));
+      })
+      .catch((error) => {
+        for (const entry of survivors) {
+          if (!this.pending.has(entry.id)) continue;
+          this.settle(entry);
+          entry.reject(new Error(`${entry.where}: the worker could not be restarted (${error.message})`));
+        }
+      });
+  }
+
+  /**
+   * The worker died: fail what it had, and let the next call start a new one.
+   * @private @param {WorkerLike} worker @param {string} reason
+   */
+  lost(worker, reason) {
+    if (worker !== this.worker) return;
+    worker.terminate();
+    this.worker = null;
+    this.counters.crashes++;
+    for (const entry of [...this.pending.values()]) {
+      if (entry.worker !== worker) continue;
+      this.settle(entry);
+      entry.reject(new Error(`${entry.where}: the minimodel worker stopped (${reason}); the next call starts a new one`));
+    }
+    try {
+      this.options.onCrash?.(new Error(reason));
+    } catch (error) {
+      console.error("minimodel: an onCrash callback threw", error);
+    }
+  }
+
+  /** Stop the worker; every waiting call rejects; later calls reject. Safe to call twice. */
+  terminate() {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.worker?.terminate();
+    this.worker = null;
+    for (const entry of [...this.pending.values()]) {
+      this.settle(entry);
+      entry.reject(new Error(`${entry.where}: the worker was terminated`));
+    }
+  }
+}
