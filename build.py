@@ -9,7 +9,7 @@
 
 dist/lib/ is the library (what `npm pack` ships), dist/ the demo around it. The steps
 below run in order; each is a module of sitebuild/ (see its docstring for where every byte
-comes from). The Pyodide version is package.json's dependencies.pyodide.
+comes from). The Pyodide version is package.json's devDependencies.pyodide.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sitebuild import (
     minimodel_wheel,
     package,
     runtime,
+    types,
     wheels,
 )
 from sitebuild.common import BuildError, Site
@@ -39,6 +40,7 @@ DIST: Path = config.DIST
 
 STEPS = [
     ("library", library.step),  # web/lib -> lib/, as it is
+    ("types", types.step),  # lib/*.d.ts generated from web/lib's JSDoc by tsc
     ("runtime", runtime.step),  # pinned npm Pyodide files, pyodide.mjs patched; the official lock
     ("wheels", wheels.step),  # numpy, micropip, packaging: cache / CDN / PyPI, sha256-checked
     ("kernels", kernels.step),  # WebAssembly kernels: compiled into .cache/kernels, or the committed build

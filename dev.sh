@@ -2,8 +2,11 @@
 # The two commands of README.md:
 #   ./dev.sh serve [--port N]     set up, build dist/ and serve it on http://127.0.0.1:8000/
 #   ./dev.sh test [pytest args]   set up (Python venv, npm, Chromium), build, run every test
+# and three more:
+#   ./dev.sh build                set up and build dist/ (what `npm pack` then packs: dist/lib/)
 #   ./dev.sh bench [--quick]      the benchmark: prints a table, writes bench/results.json
-# Each setup step is skipped when already done, so both are quick the second time.
+#   ./dev.sh kernels              recompile kernels/*.c and refresh the committed .wasm files
+# Each setup step is skipped when already done, so they are quick the second time.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,14 +29,16 @@ find_python() {
 }
 
 setup_node() {
-  local pyodide
+  local stamp
   command -v node >/dev/null || { log "error: Node.js >= 18 (node and npm) is required"; exit 1; }
-  # The Pyodide version is written in one place: package.json (build.py reads it there too).
-  pyodide=$(node -p "require('./package.json').dependencies.pyodide")
-  if [ "$(node -p 'require("./node_modules/pyodide/package.json").version' 2>/dev/null)" != "$pyodide" ]; then
+  # npm ci again whenever package-lock.json changed (the Pyodide version is written in one
+  # place, package.json's devDependencies.pyodide, which the lock follows; build.py reads it too).
+  stamp="node_modules/.minimodel-$(sha256sum package-lock.json | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
     command -v npm >/dev/null || { log "error: npm (Node.js >= 18) is required"; exit 1; }
     log "installing the pinned npm packages (npm ci)"
     npm ci --no-audit --no-fund
+    touch "$stamp"
   fi
 }
 
@@ -70,6 +75,16 @@ setup_test_tools() {
 command="${1:-}"
 shift || true
 case "$command" in
+  build)
+    setup_node
+    setup_venv requirements-build.txt
+    exec .venv/bin/python build.py
+    ;;
+  kernels)
+    setup_venv requirements-build.txt
+    setup_test_tools
+    exec .venv/bin/python build.py kernels
+    ;;
   serve)
     setup_node
     setup_venv requirements-build.txt
@@ -89,7 +104,7 @@ case "$command" in
     exec .venv/bin/python bench/run.py "$@"
     ;;
   *)
-    echo "usage: ./dev.sh serve [--port N] | ./dev.sh test [pytest args] | ./dev.sh bench [--quick]" >&2
+    echo "usage: ./dev.sh serve [--port N] | ./dev.sh test [pytest args] | ./dev.sh build | ./dev.sh bench [--quick] | ./dev.sh kernels" >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,8 @@
 """Where things are, and the Pyodide version, written in one place: package.json.
 
-npm needs the version in package.json's ``dependencies.pyodide``; the build reads it from
-there, and so does dev.sh (``node -p "require('./package.json').dependencies.pyodide"``).
+npm needs the version in package.json's ``devDependencies.pyodide`` (a build tool: the
+library ships the runtime files themselves, so the npm package depends on nothing); the
+build reads it from there, and the npm lock follows it.
 The sha256 pins of the runtime files are keyed to that version: a new version needs new
 pins here (and new wheels, which the official lock of that version names).
 """
@@ -39,11 +40,11 @@ OFFICIAL_PACKAGES = ["numpy", "micropip", "packaging"]
 
 
 def pyodide_version(root: Path = ROOT) -> str:
-    """The Pyodide version, from package.json's dependencies.pyodide (its one home)."""
+    """The Pyodide version, from package.json's devDependencies.pyodide (its one home)."""
     try:
-        version = json.loads((root / "package.json").read_text())["dependencies"]["pyodide"]
+        version = json.loads((root / "package.json").read_text())["devDependencies"]["pyodide"]
     except (OSError, ValueError, KeyError) as err:
-        raise BuildError(f"cannot read dependencies.pyodide from {root / 'package.json'}: {err}") from err
+        raise BuildError(f"cannot read devDependencies.pyodide from {root / 'package.json'}: {err}") from err
     if not all(part.isdigit() for part in version.split(".")):
         raise BuildError(f"package.json must pin an exact Pyodide version (like 0.27.7), not {version!r}")
     return version

@@ -131,7 +131,7 @@ def components(site: Site) -> list[Component]:
     result = [
         Component(
             "minimodel (this project)", "MIT",
-            (*from_web, f"{lib}minimodel-*.whl", f"{lib}pyodide-lock.json", *manifest.OUTPUTS, f"{lib}{NOTICE}",
+            (*from_web, f"{lib}*.d.ts", f"{lib}minimodel-*.whl", f"{lib}pyodide-lock.json", *manifest.OUTPUTS, f"{lib}{NOTICE}",
              NOTICE, "digits.safetensors", "digits-hidden.safetensors"),
             (ours,),
             "Our files in web/ (the JavaScript library, the demo page), the minimodel wheel (Python package and "

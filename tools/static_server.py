@@ -46,10 +46,11 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
     # on a first visit, where each module's imports are fetched after it arrives).
     disable_nagle_algorithm = True
 
-    def __init__(self, *args, root: Path, quiet: bool, extra_headers: dict[str, str], **kwargs) -> None:
+    def __init__(self, *args, root: Path, quiet: bool, extra_headers: dict[str, str], csp: str, **kwargs) -> None:
         self.root = root
         self.quiet = quiet
         self.extra_headers = extra_headers
+        self.csp = csp
         super().__init__(*args, directory=str(root), **kwargs)
 
     def resolve(self) -> Path | None:
@@ -105,7 +106,7 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
 
     def end_headers(self) -> None:
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.send_header("Content-Security-Policy", self.csp)
         self.send_header("Cache-Control", "no-cache")
         for name, value in self.extra_headers.items():
             self.send_header(name, value)
@@ -125,17 +126,20 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def make_server(
-    root: Path, host: str = "127.0.0.1", port: int = 0, quiet: bool = True, extra_headers: dict[str, str] | None = None
+    root: Path, host: str = "127.0.0.1", port: int = 0, quiet: bool = True, extra_headers: dict[str, str] | None = None,
+    csp: str = CONTENT_SECURITY_POLICY,
 ) -> Server:
-    handler = partial(StaticHandler, root=Path(root).resolve(), quiet=quiet, extra_headers=extra_headers or {})
+    handler = partial(StaticHandler, root=Path(root).resolve(), quiet=quiet, extra_headers=extra_headers or {}, csp=csp)
     return Server((host, port), handler)
 
 
 def start_in_thread(
-    root: Path, host: str = "127.0.0.1", port: int = 0, extra_headers: dict[str, str] | None = None
+    root: Path, host: str = "127.0.0.1", port: int = 0, extra_headers: dict[str, str] | None = None,
+    csp: str = CONTENT_SECURITY_POLICY,
 ) -> tuple[Server, str]:
-    """Start a server in a daemon thread; return it and its base URL."""
-    server = make_server(root, host, port, extra_headers=extra_headers)
+    """Start a server in a daemon thread; return it and its base URL. ``csp``: the
+    Content-Security-Policy to send (by default the strict one the site needs)."""
+    server = make_server(root, host, port, extra_headers=extra_headers, csp=csp)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     bound_host, bound_port = server.server_address[:2]
     return server, f"http://{bound_host}:{bound_port}/"

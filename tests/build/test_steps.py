@@ -23,21 +23,30 @@ def official_lock() -> dict:
 
 
 def test_pyodide_version_is_read_from_package_json(tmp_path):
-    assert config.pyodide_version() == json.loads((config.ROOT / "package.json").read_text())["dependencies"]["pyodide"]
-    (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"pyodide": "^0.27.7"}}))
+    assert config.pyodide_version() == json.loads((config.ROOT / "package.json").read_text())["devDependencies"]["pyodide"]
+    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"pyodide": "^0.27.7"}}))
     with pytest.raises(BuildError, match="exact Pyodide version"):
         config.pyodide_version(tmp_path)
     (tmp_path / "package.json").write_text("{}")
-    with pytest.raises(BuildError, match="dependencies.pyodide"):
+    with pytest.raises(BuildError, match="devDependencies.pyodide"):
         config.pyodide_version(tmp_path)
     with pytest.raises(BuildError, match="RUNTIME_PINS for 0.27.7 only"):
         config.runtime_pins("0.28.0")
 
 
-def test_dev_sh_reads_the_version_from_package_json():
+def test_the_pyodide_version_is_written_in_one_place():
+    """package.json pins it; npm's lock follows; dev.sh re-installs when the lock changes;
+    the JS adapter of Pyodide's internals names the version it was read from, and must be
+    looked at again (this test fails) when package.json moves to another."""
+    version = config.pyodide_version()
     dev = (config.ROOT / "dev.sh").read_text()
-    assert "require('./package.json').dependencies.pyodide" in dev
-    assert config.pyodide_version() not in dev  # written in one place only
+    assert version not in dev and "sha256sum package-lock.json" in dev
+    lock = json.loads((config.ROOT / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/pyodide"]["version"] == version
+    adapter = (config.ROOT / "web" / "lib" / "pyodide-adapter.js").read_text()
+    assert f'export const WRITTEN_FOR = "{version}";' in adapter
+    package = json.loads((config.ROOT / "package.json").read_text())
+    assert "pyodide" not in package.get("dependencies", {})  # the npm package ships the runtime itself
 
 
 def test_tampered_runtime_file_is_refused(tmp_path):

@@ -7,7 +7,7 @@
 
 import { loadRuntime } from "./loader.js";
 import { heapBytes, liveProxies, onFatal, trackProxies } from "./pyodide-adapter.js";
-import { describe } from "./validate.js";
+import { describe, libraryFolder } from "./validate.js";
 
 /** @typedef {import("./loader.js").Progress} Progress */
 /** @typedef {import("./api.js").Limits} Limits */
@@ -26,9 +26,9 @@ import { describe } from "./validate.js";
  * @typedef {Object} InitOptions
  * @property {(p: Progress) => void} [onProgress]  told of each loading stage, in bytes
  * @property {boolean} [cache]  use the startup cache (default true); false neither reads nor writes it
+ * @property {string | URL} [baseURL]  the folder the library's files are served from (default:
+ *   this module's folder; set it when a bundler moves the module, see README)
  */
-
-const BASE_URL = new URL("./", import.meta.url);
 
 /**
  * Everything init() sets up.
@@ -69,12 +69,18 @@ export function init(options = {}) {
   if (options === null || typeof options !== "object") {
     return Promise.reject(new TypeError(`init: options must be an object; received ${describe(options)}`));
   }
-  const { onProgress, cache = true } = options;
+  const { onProgress, cache = true, baseURL } = options;
   if (onProgress !== undefined && typeof onProgress !== "function") {
     return Promise.reject(new TypeError(`init: onProgress must be a function; received ${describe(onProgress)}`));
   }
   if (typeof cache !== "boolean") {
     return Promise.reject(new TypeError(`init: cache must be true or false; received ${describe(cache)}`));
+  }
+  let folder;
+  try {
+    folder = libraryFolder(baseURL, "init");
+  } catch (error) {
+    return Promise.reject(error);
   }
   if (runtime) {
     if (lastProgress) onProgress?.(lastProgress);
@@ -85,7 +91,7 @@ export function init(options = {}) {
     progressListeners.add(onProgress);
     if (lastProgress) onProgress(lastProgress);
   }
-  loading ??= start(cache).finally(() => {
+  loading ??= start(cache, folder).finally(() => {
     loading = null;
     progressListeners.clear();
   });
@@ -104,9 +110,9 @@ function report(progress) {
   }
 }
 
-/** @param {boolean} useCache @returns {Promise<RuntimeInfo>} */
-async function start(useCache) {
-  const { pyodide, fromCache } = await loadRuntime(BASE_URL, report, { useCache });
+/** @param {boolean} useCache @param {URL} folder @returns {Promise<RuntimeInfo>} */
+async function start(useCache, folder) {
+  const { pyodide, fromCache } = await loadRuntime(folder, report, { useCache });
   trackProxies(pyodide);
   // The module proxy and the attribute proxies borrowed from it live for the session.
   const bridge = pyodide.pyimport("minimodel.jsbridge");

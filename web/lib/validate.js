@@ -36,6 +36,27 @@ export function describe(value) {
 }
 
 /**
+ * The folder the library's files are served from: `baseURL` (a string or URL, resolved
+ * against the page; a missing final "/" is added), or by default this module's own folder.
+ * Bundlers that move the module (Vite, webpack) need it: see README "Install from npm".
+ * @param {unknown} baseURL
+ * @param {string} where
+ * @returns {URL}
+ */
+export function libraryFolder(baseURL, where) {
+  if (baseURL === undefined) return new URL("./", MODULE_URL);
+  if (typeof baseURL !== "string" && !(baseURL instanceof URL)) {
+    throw new TypeError(`${where}: baseURL must be a string or a URL (the folder of the library's files); received ${describe(baseURL)}`);
+  }
+  const url = new URL(String(baseURL), globalThis.location?.href);
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  return url;
+}
+
+// This module's URL (not written as new URL("...", import.meta.url), which bundlers rewrite).
+const MODULE_URL = import.meta.url;
+
+/**
  * Check a size argument: a positive integer Number no larger than `max`.
  * @param {unknown} value
  * @param {string} name   e.g. "inputSize"

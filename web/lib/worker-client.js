@@ -7,7 +7,7 @@
 import { CLASSES, FUNCTIONS } from "./api.js";
 import { REMOTE_CLASSES, checkOptions, prepareArgs } from "./remote.js";
 import { Transport } from "./transport.js";
-import { checkSize, describe } from "./validate.js";
+import { checkSize, describe, libraryFolder } from "./validate.js";
 import { readWeightSource } from "./weight-source.js";
 
 /** @typedef {import("./api.js").Limits} Limits */
@@ -44,6 +44,8 @@ import { readWeightSource } from "./weight-source.js";
  *   0, merges the calls made in the same task (a burst such as Promise.all) and adds no
  *   latency to a lone call.
  * @property {boolean} [cache]  use the startup cache (default true)
+ * @property {string | URL} [baseURL]  the folder the library's files (worker.js among them) are
+ *   served from (default: this module's folder; set it when a bundler moves the module)
  */
 
 /**
@@ -67,7 +69,7 @@ export async function createWorker(options = {}) {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`createWorker: options must be an object; received ${describe(options)}`);
   }
-  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 0, cache = true } = options;
+  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 0, cache = true, baseURL } = options;
   for (const [name, value] of [["onProgress", onProgress], ["onCrash", onCrash]]) {
     if (value !== undefined && typeof value !== "function") {
       throw new TypeError(`createWorker: ${name} must be a function; received ${describe(value)}`);
@@ -80,14 +82,15 @@ export async function createWorker(options = {}) {
   if (typeof cache !== "boolean") {
     throw new TypeError(`createWorker: cache must be true or false; received ${describe(cache)}`);
   }
-  const client = new WorkerClient({ onProgress, onCrash, maxBatchSize, batchTimeoutMs, cache });
+  const folder = libraryFolder(baseURL, "createWorker");
+  const client = new WorkerClient({ onProgress, onCrash, maxBatchSize, batchTimeoutMs, cache, folder });
   await client._transport.ensure("createWorker");
   return client;
 }
 
 /** The page's handle on one worker. */
 export class WorkerClient {
-  /** @param {Required<Pick<WorkerOptions, "maxBatchSize" | "batchTimeoutMs" | "cache">> & WorkerOptions} options */
+  /** @param {Required<Pick<WorkerOptions, "maxBatchSize" | "batchTimeoutMs" | "cache">> & WorkerOptions & { folder: URL }} options */
   constructor(options) {
     /** @private */
     this._options = options;
@@ -101,7 +104,8 @@ export class WorkerClient {
     this._nextObject = 1;
     /** @internal */
     this._transport = new Transport({
-      spawn: () => /** @type {any} */ (new Worker(new URL("./worker.js", import.meta.url), { type: "module" })),
+      // The worker script is the library's own file in that folder (bundlers leave this alone).
+      spawn: () => /** @type {any} */ (new Worker(new URL("worker.js", options.folder), { type: "module" })),
       start: (transport, worker) => this._start(transport, worker),
       onProgress: options.onProgress,
       onCrash: options.onCrash,
