@@ -121,6 +121,33 @@ def watch_page(context, page) -> Watch:
     return watch
 
 
+IDLE_FRAME_GAPS = """() => new Promise((resolve) => {
+  const gaps = []; let last = performance.now();
+  const tick = (t) => { gaps.push(t - last); last = t; if (gaps.length < 30) requestAnimationFrame(tick); else resolve(gaps.slice(1)); };
+  requestAnimationFrame(tick);
+})"""
+
+
+def frame_gap_limit(page) -> float:
+    """The longest frame gap a responsive page may show now: 50 ms, or on a loaded machine
+    twice the longest gap of the same page doing nothing, measured just before."""
+    return max(50.0, 2 * max(page.evaluate(IDLE_FRAME_GAPS)))
+
+
+def assert_responsive(page, measure, attempts: int = 3, limit: float | None = None) -> None:
+    """``measure()`` returns the longest frame gap (ms) while the page is busy; it must stay
+    within ``limit`` (by default frame_gap_limit, measured before each attempt). A shared
+    machine can stall any process once: repeat before failing."""
+    seen = []
+    for _ in range(attempts):
+        allowed = limit if limit is not None else frame_gap_limit(page)
+        gap = measure()
+        if gap <= allowed:
+            return
+        seen.append(f"{gap:.0f} ms (limit {allowed:.0f} ms)")
+    raise AssertionError(f"the page stalled in every attempt: longest frame gaps {', '.join(seen)}")
+
+
 def open_blank(browser, base_url: str):
     """A new context and a watched page on a same-origin document without the demo, for
     tests that import minimodel.js themselves."""

@@ -55,6 +55,29 @@ def app(tarball, dist, tmp_path_factory) -> Path:
     return folder
 
 
+def result_in_chromium(browser, folder: Path, name: str, csp: str | None = None):
+    """Serve ``folder`` on loopback, open it in a watched page and wait for the page's
+    ``window[name + "Result"]`` (or fail with its ``window[name + "Error"]``)."""
+    from static_server import CONTENT_SECURITY_POLICY, start_in_thread
+
+    server, url = start_in_thread(folder, csp=csp or CONTENT_SECURITY_POLICY)
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        watch = watch_page(context, page)
+        page.goto(url)
+        page.wait_for_function(f"() => window.{name}Result || window.{name}Error", timeout=LOAD_TIMEOUT_MS)
+        error = page.evaluate(f"window.{name}Error")
+        assert error is None, error
+        result = page.evaluate(f"window.{name}Result")
+        watch.assert_clean()
+        context.close()
+        return result
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_the_package_holds_the_library_and_its_licenses_only(tarball, dist):
     with tarfile.open(tarball) as archive:
         names = {member.name.removeprefix("package/") for member in archive.getmembers() if member.isfile()}
@@ -80,24 +103,11 @@ def test_a_strict_typescript_program_over_the_whole_api_compiles_and_runs(app, b
         f'<script type="importmap">{import_map}</script>\n<script type="module" src="usage.js"></script>\n'
     )
     # The strict policy of the site, plus the hash of the page's one inline script (the import map).
-    digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
-    from static_server import CONTENT_SECURITY_POLICY, start_in_thread
+    from static_server import CONTENT_SECURITY_POLICY
 
+    digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
     csp = CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
-    server, url = start_in_thread(app, csp=csp)
-    try:
-        context = browser.new_context()
-        page = context.new_page()
-        watch = watch_page(context, page)
-        page.goto(url)
-        page.wait_for_function("() => window.usageResult || window.usageError", timeout=LOAD_TIMEOUT_MS)
-        assert page.evaluate("window.usageError") is None, page.evaluate("window.usageError")
-        got = page.evaluate("window.usageResult")
-        watch.assert_clean()
-        context.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    got = result_in_chromium(browser, app, "usage", csp)
     assert got["stages"][-1] == "ready" and got["versions"][0] == "0.27.7"
     assert got["y"] == pytest.approx([1.5, 1.5]) and got["remoteY"] == got["y"]
     assert got["ys"] == pytest.approx([1.5, 1.5, 4.5, 2.5])
@@ -120,21 +130,6 @@ def test_a_vite_app_builds_and_runs_with_the_documented_step(app, browser):
     shutil.copytree(project / "node_modules" / "minimodel-web" / "dist" / "lib", project / "public" / "minimodel")
     vite = ROOT / "node_modules" / ".bin" / "vite"
     run([str(vite), "build", "--logLevel", "warn"], project)
-    from static_server import start_in_thread
-
-    server, url = start_in_thread(project / "dist")
-    try:
-        context = browser.new_context()
-        page = context.new_page()
-        watch = watch_page(context, page)
-        page.goto(url)
-        page.wait_for_function("() => window.viteResult || window.viteError", timeout=LOAD_TIMEOUT_MS)
-        assert page.evaluate("window.viteError") is None, page.evaluate("window.viteError")
-        got = page.evaluate("window.viteResult")
-        watch.assert_clean()
-        context.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    got = result_in_chromium(browser, project / "dist", "vite")
     np.testing.assert_allclose(got["y"], np.full(10, 0.64), rtol=1e-5)
     assert got["remoteY"] == got["y"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import assert_responsive
 from test_e2e_api import f32
 
 pytestmark = pytest.mark.e2e
@@ -187,8 +188,20 @@ def test_terminate_rejects_everything_and_is_idempotent(wpage):
 
 
 def test_main_thread_stays_responsive_during_a_long_computation(wpage):
-    got = wpage.evaluate(
-        """async () => {
+    results = []
+
+    def measure() -> float:
+        results.append(wpage.evaluate(LONG_COMPUTATION))
+        return results[-1]["maxGap"]
+
+    assert_responsive(wpage, measure)
+    got = results[-1]
+    print(f"\nworker computation {got['ms']:.0f} ms, {got['frames']} frames, longest frame gap {got['maxGap']:.1f} ms")
+    assert got["ms"] >= 500, "the computation should be long enough to matter"
+    assert got["y0"] == pytest.approx(4096 * 0.01, rel=1e-4)
+
+
+LONG_COMPUTATION = """async () => {
           const net = await window.w.createFeedForward([4096, 4096]);
           const input = new Float32Array(4096 * 1536).fill(1);  // made before measuring: the test's, not the library's
           const gaps = [];
@@ -202,11 +215,6 @@ def test_main_thread_stays_responsive_during_a_long_computation(wpage):
           await net.dispose();
           return { ms, maxGap: Math.max(...gaps.slice(1)), frames: gaps.length, y0: y[0] };
         }"""
-    )
-    print(f"\nworker computation {got['ms']:.0f} ms, {got['frames']} frames, longest frame gap {got['maxGap']:.1f} ms")
-    assert got["ms"] >= 500, "the computation should be long enough to matter"
-    assert got["y0"] == pytest.approx(4096 * 0.01, rel=1e-4)
-    assert got["maxGap"] <= 50
 
 
 def test_no_proxy_growth_in_the_worker_over_10000_calls(wpage):
