@@ -27,6 +27,7 @@ from sitebuild import (
     lock,
     manifest,
     minimodel_wheel,
+    model,
     package,
     runtime,
     types,
@@ -45,6 +46,7 @@ STEPS = [
     ("wheels", wheels.step),  # numpy, micropip, packaging: cache / CDN / PyPI, sha256-checked
     ("kernels", kernels.step),  # WebAssembly kernels: compiled into .cache/kernels, or the committed build
     ("minimodel", minimodel_wheel.step),  # the reproducible minimodel wheel, with the kernels
+    ("model", model.step),  # lib/models/all-MiniLM-L6-v2: the verified model, weights as float16
     ("bytecode", bytecode.step),  # .py -> .pyc in python_stdlib.zip and every wheel
     ("lock", lock.step),  # lib/pyodide-lock.json: the shipped packages and their sha256
     ("demo", demo.step),  # web/demo and the trained digit classifier, at the top of dist/

@@ -20,8 +20,58 @@ typedef float f4u __attribute__((vector_size(16), aligned(4)));
 #define LOAD(p) (*(const f4u *)(p))
 #define STORE(p, v) (*(f4u *)(p) = (v))
 
+typedef int i4 __attribute__((vector_size(16)));
+
+static inline i4 splat_i(int x) { return (i4){x, x, x, x}; }
 static inline f4 splat(float x) { return (f4){x, x, x, x}; }
 static inline float hsum(f4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+/* Lane-wise select by a comparison's mask (C has no vector ?:). */
+static inline f4 select4(i4 mask, f4 a, f4 b) { return (f4)((mask & (i4)a) | (~mask & (i4)b)); }
+static inline f4 vmax(f4 a, f4 b) { return select4((i4)(a > b), a, b); }
+static inline f4 vmin(f4 a, f4 b) { return select4((i4)(a < b), a, b); }
+
+/* e**x for each lane (Cephes expf: range reduction by ln 2 in two parts, a degree-5
+ * polynomial; within 2 ulp of the exact value over [-87.3, 88.7]). Below -87.3 the result
+ * is 0, above 88.7 it is clamped (callers pass x <= 0: softmax, erf). */
+static inline f4 exp4(f4 x) {
+    const f4 hi = splat(88.3762626647949f), lo = splat(-87.3365447504f);
+    f4 clamped = vmin(vmax(x, lo), hi);
+    f4 fx = clamped * splat(1.44269504088896341f) + splat(0.5f);
+    i4 n = __builtin_convertvector(fx, i4);
+    f4 fn = __builtin_convertvector(n, f4);
+    n -= (i4)(fn > fx) & 1; /* floor, for negative fx too */
+    fn = __builtin_convertvector(n, f4);
+    f4 r = clamped - fn * splat(0.693359375f) - fn * splat(-2.12194440e-4f);
+    f4 z = r * r;
+    f4 y = splat(1.9875691500e-4f);
+    y = y * r + splat(1.3981999507e-3f);
+    y = y * r + splat(8.3334519073e-3f);
+    y = y * r + splat(4.1665795894e-2f);
+    y = y * r + splat(1.6666665459e-1f);
+    y = y * r + splat(5.0000001201e-1f);
+    y = y * z + r + splat(1.0f);
+    f4 scale = (f4)((n + 127) << 23); /* 2**n, by its bits */
+    f4 result = y * scale;
+    return (f4)((i4)result & (i4)(x >= lo)); /* 0 below the range */
+}
+
+/* GELU with the exact erf form, 0.5 x (1 + erf(x / sqrt 2)), as BERT defines it. erf by
+ * Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7): the GELU is within about 1e-7 |x| of
+ * the exact one, below float32's own rounding for |x| < 1 and near it elsewhere. */
+static inline f4 gelu4(f4 x) {
+    f4 a = x * splat(0.70710678118654752f);
+    f4 abs_a = (f4)((i4)a & splat_i(0x7FFFFFFF));
+    f4 t = splat(1.0f) / (splat(1.0f) + splat(0.3275911f) * abs_a);
+    f4 poly = splat(1.061405429f);
+    poly = poly * t + splat(-1.453152027f);
+    poly = poly * t + splat(1.421413741f);
+    poly = poly * t + splat(-0.284496736f);
+    poly = poly * t + splat(0.254829592f);
+    poly = poly * t;
+    f4 erf_abs = splat(1.0f) - poly * exp4(-(abs_a * abs_a));
+    f4 erf = (f4)((i4)erf_abs | ((i4)a & splat_i((int)0x80000000u)));
+    return splat(0.5f) * x * (splat(1.0f) + erf);
+}
 
 /* Size in floats of W packed by mm_pack for K inputs and N outputs. */
 EXPORT size_t mm_packed_size(int K, int N) { return (size_t)((N + 7) / 8) * 8 * (size_t)K; }
@@ -41,22 +91,34 @@ EXPORT void mm_pack(const float *W, float *P, int K, int N) {
     }
 }
 
-static inline void store_row(float *y, int n0, int N, const float *b, f4 lo, f4 hi, int relu) {
+/* The activation applied after the bias: the `act` argument of mm_linear. */
+enum { ACT_NONE = 0, ACT_RELU = 1, ACT_GELU = 2 };
+
+static inline void store_row(float *y, int n0, int N, const float *b, f4 lo, f4 hi, int act) {
     float tmp[8];
+    int count = N - n0 < 8 ? N - n0 : 8;
+    if (act == ACT_GELU) {
+        float bias[8] = {0};
+        for (int j = 0; j < count; j++) bias[j] = b[n0 + j];
+        STORE(tmp, gelu4(lo + LOAD(bias)));
+        STORE(tmp + 4, gelu4(hi + LOAD(bias + 4)));
+        for (int j = 0; j < count; j++) y[n0 + j] = tmp[j];
+        return;
+    }
     STORE(tmp, lo);
     STORE(tmp + 4, hi);
-    int count = N - n0 < 8 ? N - n0 : 8;
     for (int j = 0; j < count; j++) {
         float v = tmp[j] + b[n0 + j];
         if (v - v != 0.0f)
             v = v - v; /* an overflow (+-inf) becomes NaN, so ReLU cannot hide it as 0 */
-        else if (relu && v < 0.0f)
+        else if (act == ACT_RELU && v < 0.0f)
             v = 0.0f;
         y[n0 + j] = v;
     }
 }
 
-/* Y (M x N) = X (M x K) @ W.T + b, then ReLU if relu != 0. W given packed by mm_pack.
+/* Y (M x N) = X (M x K) @ W.T + b, then the activation `act` (ACT_NONE, ACT_RELU or
+ * ACT_GELU). W given packed by mm_pack.
  * A value that overflowed float32 comes out as NaN (never clamped to 0 by the ReLU), so
  * the caller's finiteness check sees it.
  *
@@ -68,7 +130,7 @@ static inline void store_row(float *y, int n0, int N, const float *b, f4 lo, f4 
  * sum, so predict(x) equals every row of predictBatch bit for bit (tested in CPython and
  * in the browser). */
 EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, int M, int K, int N,
-                      int relu) {
+                      int act) {
     int full = M - M % 4;
     for (int n0 = 0; n0 < N; n0 += 8) {
         const float *panel = P + (size_t)(n0 / 8) * 8 * K;
@@ -83,10 +145,10 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
                 c0 += v2 * wl; c1 += v2 * wh;
                 d0 += v3 * wl; d1 += v3 * wh;
             }
-            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, relu);
-            store_row(Y + (size_t)(m + 1) * N, n0, N, b, b0, b1, relu);
-            store_row(Y + (size_t)(m + 2) * N, n0, N, b, c0, c1, relu);
-            store_row(Y + (size_t)(m + 3) * N, n0, N, b, d0, d1, relu);
+            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, act);
+            store_row(Y + (size_t)(m + 1) * N, n0, N, b, b0, b1, act);
+            store_row(Y + (size_t)(m + 2) * N, n0, N, b, c0, c1, act);
+            store_row(Y + (size_t)(m + 3) * N, n0, N, b, d0, d1, act);
         }
     }
     /* The rows left over (all of them when M < 4, as for predict): two panels at a time,
@@ -105,8 +167,8 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
                 b0 += v * LOAD(q + (size_t)k * 8);
                 b1 += v * LOAD(q + (size_t)k * 8 + 4);
             }
-            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, relu);
-            store_row(Y + (size_t)m * N, n0 + 8, N, b, b0, b1, relu);
+            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, act);
+            store_row(Y + (size_t)m * N, n0 + 8, N, b, b0, b1, act);
         }
         if (n0 < N) {
             const float *p = P + (size_t)(n0 / 8) * 8 * K;
@@ -116,8 +178,90 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
                 a0 += v * LOAD(p + (size_t)k * 8);
                 a1 += v * LOAD(p + (size_t)k * 8 + 4);
             }
-            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, relu);
+            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, act);
         }
+    }
+}
+
+/* Multi-head self-attention of a padded batch, as BERT computes it. qkv holds B * L rows of
+ * 3 * H * Dh values: each token's query, key and value projections (heads side by side).
+ * For sequence b only its first lengths[b] tokens exist: a query attends to those keys
+ * only (the attention mask of the padding), and the context rows of the padding are 0.
+ * ctx gets B * L rows of H * Dh values; scratch holds L floats. Dh must be a multiple of 4.
+ *
+ * A sequence's context never depends on the padding or on the other sequences of the
+ * batch: every sum runs over its own tokens, in order, so a text embedded alone or in any
+ * batch gives the same bits. */
+EXPORT void mm_attention(const float *qkv, const int *lengths, float *ctx, float *scratch, int B, int L, int H,
+                         int Dh) {
+    const int D = H * Dh, stride = 3 * D;
+    const f4 scale = splat(1.0f / __builtin_sqrtf((float)Dh));
+    for (int b = 0; b < B; b++) {
+        const int len = lengths[b];
+        const float *rows = qkv + (size_t)b * L * stride;
+        float *out = ctx + (size_t)b * L * D;
+        for (int h = 0; h < H; h++) {
+            for (int i = 0; i < len; i++) {
+                const float *q = rows + (size_t)i * stride + h * Dh;
+                float top = -3.4e38f;
+                for (int j = 0; j < len; j++) {
+                    const float *k = rows + (size_t)j * stride + D + h * Dh;
+                    f4 acc = splat(0);
+                    for (int d = 0; d < Dh; d += 4) acc += LOAD(q + d) * LOAD(k + d);
+                    float score = hsum(acc * scale);
+                    scratch[j] = score;
+                    if (score > top) top = score;
+                }
+                float total = 0;
+                int j = 0;
+                for (; j + 4 <= len; j += 4) {
+                    f4 e = exp4(LOAD(scratch + j) - splat(top));
+                    STORE(scratch + j, e);
+                    total += hsum(e);
+                }
+                for (; j < len; j++) {
+                    f4 e = exp4(splat(scratch[j] - top));
+                    scratch[j] = e[0];
+                    total += e[0];
+                }
+                const f4 inverse = splat(1.0f / total);
+                float *o = out + (size_t)i * D + h * Dh;
+                for (int d = 0; d < Dh; d += 4) {
+                    f4 acc = splat(0);
+                    for (int jj = 0; jj < len; jj++) acc += splat(scratch[jj]) * LOAD(rows + (size_t)jj * stride + 2 * D + h * Dh + d);
+                    STORE(o + d, acc * inverse);
+                }
+            }
+        }
+        for (int i = len; i < L; i++)
+            for (int d = 0; d < D; d++) out[(size_t)i * D + d] = 0.0f;
+    }
+}
+
+/* out = LayerNorm(a + b) row by row (b may be a itself with add = 0: LayerNorm(a)):
+ * (y - mean) / sqrt(var + eps) * gamma + beta, with mean and variance in two passes over
+ * the row, in float32. dim must be a multiple of 4. out may be a or b. */
+EXPORT void mm_layernorm(const float *a, const float *b, const float *gamma, const float *beta, float *out,
+                         int rows, int dim, float eps, int add) {
+    const float inv_dim = 1.0f / (float)dim;
+    for (int r = 0; r < rows; r++) {
+        const float *x = a + (size_t)r * dim, *y = b + (size_t)r * dim;
+        float *o = out + (size_t)r * dim;
+        f4 sum = splat(0);
+        for (int d = 0; d < dim; d += 4) {
+            f4 v = add ? LOAD(x + d) + LOAD(y + d) : LOAD(x + d);
+            STORE(o + d, v);
+            sum += v;
+        }
+        const f4 mean = splat(hsum(sum) * inv_dim);
+        f4 squares = splat(0);
+        for (int d = 0; d < dim; d += 4) {
+            f4 c = LOAD(o + d) - mean;
+            squares += c * c;
+        }
+        const f4 inverse = splat(1.0f / __builtin_sqrtf(hsum(squares) * inv_dim + eps));
+        for (int d = 0; d < dim; d += 4)
+            STORE(o + d, (LOAD(o + d) - mean) * inverse * LOAD(gamma + d) + LOAD(beta + d));
     }
 }
 

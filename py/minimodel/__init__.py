@@ -12,6 +12,8 @@ from .index import EmbeddingIndex, normalize_rows
 from .layers import FeedForward
 from .model import MiniModel
 from .similarity import cosine_similarity, softmax
+from .text import TextEmbedder
+from .tokenizer import WordPieceTokenizer
 from .weights import WeightsFileError
 
 __version__ = "0.1.0"
@@ -20,6 +22,8 @@ __all__ = [
     "MiniModel",
     "FeedForward",
     "EmbeddingIndex",
+    "TextEmbedder",
+    "WordPieceTokenizer",
     "cosine_similarity",
     "normalize_rows",
     "softmax",

@@ -81,16 +81,28 @@ class _Pointer:
         return value.address if type(value) is Pinned else _address(array)
 
 
+class _Float:
+    """A float parameter (passed as a C float)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 class Kernel:
-    """One C function of the library, called with arrays (see the module docstring)."""
+    """One C function of the library, called with arrays (see the module docstring).
+    Parameters: _Pointer (an array), _Float, or a name (a non-negative int)."""
 
     def __init__(self, lib: ctypes.CDLL, name: str, restype: Any, params: list[Any]) -> None:
         self.name = name
         self._fn = getattr(lib, name)
         self._fn.restype = restype
-        self._fn.argtypes = [ctypes.c_void_p if isinstance(p, _Pointer) else ctypes.c_int for p in params]
+        self._fn.argtypes = [
+            ctypes.c_void_p if isinstance(p, _Pointer) else ctypes.c_float if isinstance(p, _Float) else ctypes.c_int
+            for p in params
+        ]
         self._params = params
-        self._int_names = [p for p in params if isinstance(p, str)]
 
     def _addresses(self, args: tuple[Any, ...]) -> list[Any]:
         if len(args) != len(self._params):
@@ -101,7 +113,10 @@ class Kernel:
                 if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value < 2**31:
                     raise TypeError(f"internal: {self.name}({param}) must be an int in [0, 2**31); received {value!r}")
                 ints[param] = int(value)
-        return [p.address(self.name, v, ints) if isinstance(p, _Pointer) else int(v) for p, v in zip(self._params, args)]
+        return [
+            p.address(self.name, v, ints) if isinstance(p, _Pointer) else float(v) if isinstance(p, _Float) else int(v)
+            for p, v in zip(self._params, args)
+        ]
 
     def __call__(self, *args: Any) -> Any:
         # `args` keeps every array alive until the C function has returned.
@@ -143,9 +158,17 @@ class Kernels:
         self.pack = Kernel(lib, "mm_pack", None, [
             _f32("W", lambda K, N: K * N), _f32("P", packed, writes=True), "K", "N"])
         self.linear = Kernel(lib, "mm_linear", None, [
-            _f32("X", lambda M, K, N, relu: M * K), _f32("P", lambda M, K, N, relu: self.packed_size(K, N)),
-            _f32("b", lambda M, K, N, relu: N), _f32("Y", lambda M, K, N, relu: M * N, writes=True),
-            "M", "K", "N", "relu"])
+            _f32("X", lambda M, K, N, act: M * K), _f32("P", lambda M, K, N, act: self.packed_size(K, N)),
+            _f32("b", lambda M, K, N, act: N), _f32("Y", lambda M, K, N, act: M * N, writes=True),
+            "M", "K", "N", "act"])
+        self.attention = Kernel(lib, "mm_attention", None, [
+            _f32("qkv", lambda B, L, H, Dh: B * L * 3 * H * Dh), _Pointer("lengths", _I32, False, lambda B, L, H, Dh: B),
+            _f32("ctx", lambda B, L, H, Dh: B * L * H * Dh, writes=True), _f32("scratch", lambda B, L, H, Dh: L, writes=True),
+            "B", "L", "H", "Dh"])
+        self.layernorm = Kernel(lib, "mm_layernorm", None, [
+            _f32("a", lambda rows, dim, add: rows * dim), _f32("b", lambda rows, dim, add: rows * dim),
+            _f32("gamma", lambda rows, dim, add: dim), _f32("beta", lambda rows, dim, add: dim),
+            _f32("out", lambda rows, dim, add: rows * dim, writes=True), "rows", "dim", _Float("eps"), "add"])
         self.cosine = Kernel(lib, "mm_cosine", ctypes.c_double, [
             _f32("a", lambda n: n), _f32("b", lambda n: n), "n"])
         self.scores = Kernel(lib, "mm_scores", None, [

@@ -8,12 +8,14 @@ import numpy as np
 
 from . import _kernels
 from ._exact import rounded_matmul
-from ._checks import MAX_INDEX_VALUES, as_batch, as_vector, check_size, describe
+from ._checks import MAX_DIM, MAX_INDEX_VALUES, as_batch, as_vector, check_size, describe
 
 #: Rows normalised per step, bounding the float64 scratch memory to ~12 MiB at 384-d.
 _CHUNK_ROWS = 4096
 #: Up to this k, the kernel's one-pass selection; above it, a stable sort of all scores.
 _KERNEL_TOPK_MAX = 256
+#: The ``format`` of a saved index (``to_bytes``), in its safetensors metadata.
+INDEX_FORMAT = "minimodel.EmbeddingIndex"
 #: From this many rows on, searches scan a bfloat16 copy first (half the bytes to read).
 _BF16_MIN_ROWS = 4096
 
@@ -136,9 +138,12 @@ class EmbeddingIndex:
                 self._rows16 = grown16
         return self._rows[self._size : needed]
 
-    def commit_rows(self, count: int) -> None:
-        """Normalise the ``count`` rows written into the slot from ``reserve_rows`` and keep them."""
-        new_rows = normalize_rows_inplace(self._rows[self._size : self._size + count])
+    def commit_rows(self, count: int, normalised: bool = False) -> None:
+        """Normalise the ``count`` rows written into the slot from ``reserve_rows`` and keep
+        them (``normalised``: they already are, as from_bytes checked)."""
+        new_rows = self._rows[self._size : self._size + count]
+        if not normalised:
+            normalize_rows_inplace(new_rows)
         if self._bf16:
             for start in range(0, count, _CHUNK_ROWS):
                 chunk = new_rows[start : start + _CHUNK_ROWS]
@@ -151,6 +156,49 @@ class EmbeddingIndex:
         slot = self.reserve_rows(rows.shape[0])
         slot[...] = rows
         self.commit_rows(rows.shape[0])
+
+    def to_bytes(self) -> bytes:
+        """The index as a ``.safetensors`` file: one F32 tensor ``vectors`` ``[size, dim]`` of
+        the normalised rows, and ``__metadata__`` {"format": "minimodel.EmbeddingIndex",
+        "version": "1", "dim": "<dim>"}. ``from_bytes`` gives an index whose searches return
+        exactly the same results.
+
+        >>> index = EmbeddingIndex(2); index.add([[3, 4]])
+        >>> EmbeddingIndex.from_bytes(index.to_bytes()).rows.tolist()
+        [[0.6000000238418579, 0.800000011920929]]
+        """
+        from .weights import write_tensors
+
+        return write_tensors({"vectors": self.rows}, {"format": INDEX_FORMAT, "version": "1", "dim": str(self.dim)})
+
+    @classmethod
+    def from_bytes(cls, data: Any) -> EmbeddingIndex:
+        """An index from ``to_bytes``'s format, checked strictly: a hostile or damaged file
+        (wrong format, dim or shape, values that are not finite or rows that are not unit
+        vectors) raises ``WeightsFileError`` saying what is wrong, and nothing is made."""
+        from .weights import WeightsFileError, parse_safetensors
+
+        tensors, metadata = parse_safetensors(data)
+        if metadata.get("format") != INDEX_FORMAT:
+            raise WeightsFileError(f"not a saved EmbeddingIndex: __metadata__ format is {metadata.get('format')!r}, "
+                                   f"expected {INDEX_FORMAT!r}")
+        if metadata.get("version") != "1":
+            raise WeightsFileError(f"saved EmbeddingIndex version {metadata.get('version')!r} is not supported (1)")
+        if set(tensors) != {"vectors"}:
+            raise WeightsFileError(f"a saved EmbeddingIndex holds one tensor 'vectors'; this file has {sorted(tensors)}")
+        vectors = tensors["vectors"]
+        dim_text = metadata.get("dim", "")
+        if vectors.ndim != 2 or not dim_text.isdigit() or int(dim_text) != vectors.shape[1] or not 1 <= vectors.shape[1] <= MAX_DIM:
+            raise WeightsFileError(f"'vectors' has shape {list(vectors.shape)} but the metadata gives dim {dim_text!r}")
+        norms = np.sqrt(np.einsum("ij,ij->i", vectors.astype(np.float64), vectors.astype(np.float64)))
+        bad = np.flatnonzero((np.abs(norms - 1) > 1e-5) & (norms != 0))
+        if bad.size:
+            raise WeightsFileError(f"row {int(bad[0])} of 'vectors' has norm {norms[bad[0]]:.6g}; a saved index holds unit "
+                                   "(or zero) rows")
+        index = cls(vectors.shape[1])
+        index.reserve_rows(vectors.shape[0])[...] = vectors
+        index.commit_rows(vectors.shape[0], normalised=True)
+        return index
 
     def search(self, query: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar vectors (``min(k, size)`` of them), best first; ties go

@@ -11,6 +11,7 @@ as a ``JsProxy`` whose ``assign_to`` copies it into a numpy buffer in one step.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from . import _kernels
 from ._checks import MAX_DIM, MAX_INDEX_VALUES, MAX_PARAMETERS, first_non_finite
 from .index import EmbeddingIndex, normalize_rows_inplace
+from .text import TextEmbedder
 from .layers import FeedForward, Linear, run_layers
 from .model import MiniModel
 from .similarity import _cosine, softmax
@@ -26,6 +28,8 @@ from .weights import read_layers
 __all__ = [
     "ModelSession",
     "IndexSession",
+    "TextSession",
+    "bytes_from_js",
     "Scratch",
     "inputs",
     "outputs",
@@ -189,18 +193,42 @@ class ModelSession:
         self._run = None
 
 
+def bytes_from_js(data: Any, length: int) -> np.ndarray:
+    """A JS ``Uint8Array`` (a file's bytes) as a numpy uint8 array: one copy."""
+    return copy_from_js(data, np.empty(length, dtype=np.uint8))
+
+
 class IndexSession:
     """An ``EmbeddingIndex`` with a ``query`` buffer and ``indices``/``scores`` results."""
 
-    def __init__(self, dim: int) -> None:
-        self.index = EmbeddingIndex(dim)
+    def __init__(self, dim: int, index: EmbeddingIndex | None = None) -> None:
+        self.index = index if index is not None else EmbeddingIndex(dim)
         self.query = np.zeros(self.index.dim, dtype=np.float32)
         self.indices = np.zeros(0, dtype=np.int32)
         self.scores = np.zeros(0, dtype=np.float32)
+        self.saved = np.zeros(0, dtype=np.uint8)
+
+    @classmethod
+    def from_bytes(cls, data: Any, length: int) -> IndexSession:
+        """A session of the index saved in a JS ``Uint8Array`` (EmbeddingIndex.from_bytes)."""
+        index = EmbeddingIndex.from_bytes(bytes_from_js(data, length))
+        return cls(index.dim, index)
 
     @property
     def size(self) -> int:
         return self.index.size
+
+    @property
+    def dim(self) -> int:
+        return self.index.dim
+
+    def save(self) -> int:
+        """Put ``to_bytes()`` in ``saved`` (JS copies it out, then calls ``forget_saved``); its length."""
+        self.saved = np.frombuffer(self.index.to_bytes(), dtype=np.uint8)
+        return self.saved.size
+
+    def forget_saved(self) -> None:
+        self.saved = np.zeros(0, dtype=np.uint8)
 
     def add(self, vectors: Any, count: int) -> None:
         """Add ``count`` rows given as one flat JS ``Float32Array``, copied straight into
@@ -255,3 +283,41 @@ def kernels_active() -> bool:
 def softmax_scratch(length: int) -> None:
     """``outputs[:length]`` = softmax of ``inputs[:length]``."""
     outputs.take(length)[:] = softmax(inputs.take(length))
+
+
+class TextSession:
+    """A ``TextEmbedder`` for the browser facade: texts arrive as one JSON string (one
+    crossing, no proxy per text) and embeddings leave through ``outputs``."""
+
+    def __init__(self, embedder: TextEmbedder) -> None:
+        self.embedder = embedder
+
+    @classmethod
+    def from_files(cls, config: Any, config_length: int, tokenizer: Any, tokenizer_length: int, weights: Any,
+                   weights_length: int, sentence_config: Any = None, sentence_config_length: int = 0) -> TextSession:
+        """From the files' bytes (JS ``Uint8Array``s); sentence_bert_config.json may be None."""
+        return cls(TextEmbedder.from_files(
+            bytes_from_js(config, config_length), bytes_from_js(tokenizer, tokenizer_length),
+            bytes_from_js(weights, weights_length),
+            None if sentence_config is None else bytes_from_js(sentence_config, sentence_config_length),
+        ))
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.embedder.max_tokens
+
+    def embed_json(self, texts_json: str, progress: Any = None) -> int:
+        """``outputs[:n * dim]`` = the embeddings of the JSON array of strings (JS reserved
+        them and checked the texts); ``progress(done, total)`` after each bucket. Returns n."""
+        texts = json.loads(texts_json)
+        vectors = self.embedder.embed(texts, progress)
+        outputs.take(vectors.size)[:] = vectors.reshape(-1)
+        return len(texts)
+
+    def tokenize_text(self, text: str) -> str:
+        """The token ids, as "101,2023,102" (a string crosses to JS without a proxy)."""
+        return ",".join(map(str, self.embedder.tokenize(text)))

@@ -27,6 +27,9 @@ from ._checks import MAX_DIM, MAX_PARAMETERS, first_non_finite
 MAX_HEADER_BYTES = 100 * 2**20
 
 _DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "F64": np.dtype("<f8"), "BF16": np.dtype("<u2")}
+#: Integer tensors (e.g. BERT's position_ids), read only when the caller asks for them.
+_INTEGER_DTYPES = {"I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "I16": np.dtype("<i2"), "I8": np.dtype("i1"),
+                   "U8": np.dtype("u1")}
 
 
 class WeightsFileError(ValueError):
@@ -61,14 +64,21 @@ def _to_float32(name: str, raw: np.ndarray, dtype: str) -> np.ndarray:
     return values
 
 
-def read_safetensors(data: Any) -> dict[str, np.ndarray]:
+def read_safetensors(data: Any, integers: bool = False) -> dict[str, np.ndarray]:
     """All tensors of a ``.safetensors`` file as float32 arrays, checked strictly.
+    ``integers``: also accept integer tensors (returned as they are).
 
     >>> read_safetensors(b"x")
     Traceback (most recent call last):
     minimodel.weights.WeightsFileError: not a safetensors file: 1 bytes is shorter than its 8-byte header length
     """
+    return parse_safetensors(data, integers)[0]
+
+
+def parse_safetensors(data: Any, integers: bool = False) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """``read_safetensors``, and the file's ``__metadata__`` (a dict of strings)."""
     view = _as_bytes(data)
+    metadata: dict[str, str] = {}
     if len(view) < 8:
         raise WeightsFileError(f"not a safetensors file: {len(view)} bytes is shorter than its 8-byte header length")
     (header_len,) = struct.unpack("<Q", view[:8])
@@ -89,12 +99,14 @@ def read_safetensors(data: Any) -> dict[str, np.ndarray]:
         if name == "__metadata__":
             if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
                 raise WeightsFileError("__metadata__ must map names to strings")
+            metadata = entry
             continue
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise WeightsFileError(f"tensor {name!r}: an entry needs exactly dtype, shape and data_offsets")
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in _DTYPES:
-            raise WeightsFileError(f"tensor {name!r}: dtype {dtype!r} is not supported (F32, F16, BF16, F64)")
+        known = {**_DTYPES, **_INTEGER_DTYPES} if integers else _DTYPES
+        if dtype not in known:
+            raise WeightsFileError(f"tensor {name!r}: dtype {dtype!r} is not supported ({', '.join(known)})")
         if not isinstance(shape, list) or not all(type(d) is int and 0 <= d <= MAX_DIM for d in shape):
             raise WeightsFileError(f"tensor {name!r}: shape {shape!r} is not a list of sizes")
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
@@ -105,19 +117,19 @@ def read_safetensors(data: Any) -> dict[str, np.ndarray]:
             raise WeightsFileError(f"tensor {name!r}: {count:,} values; at most {MAX_PARAMETERS:,} are accepted")
         if not 0 <= begin <= end <= len(body):
             raise WeightsFileError(f"tensor {name!r}: bytes {begin}..{end} lie outside the {len(body):,} bytes of data")
-        if end - begin != count * _DTYPES[dtype].itemsize:
+        if end - begin != count * known[dtype].itemsize:
             raise WeightsFileError(
-                f"tensor {name!r}: shape {shape} of {dtype} needs {count * _DTYPES[dtype].itemsize:,} bytes; "
+                f"tensor {name!r}: shape {shape} of {dtype} needs {count * known[dtype].itemsize:,} bytes; "
                 f"data_offsets give {end - begin:,}"
             )
         spans.append((begin, end, name))
-        raw = np.frombuffer(body[begin:end], dtype=_DTYPES[dtype]).reshape(shape)
-        tensors[name] = _to_float32(name, raw, dtype)
+        raw = np.frombuffer(body[begin:end], dtype=known[dtype]).reshape(shape)
+        tensors[name] = raw.copy() if dtype in _INTEGER_DTYPES else _to_float32(name, raw, dtype)
     spans.sort()
     for (_, previous_end, previous), (begin, _, name) in zip(spans, spans[1:]):
         if begin < previous_end:
             raise WeightsFileError(f"tensors {previous!r} and {name!r} overlap in the file")
-    return tensors
+    return tensors, metadata
 
 
 def read_npz(data: Any) -> dict[str, np.ndarray]:
@@ -190,13 +202,33 @@ def write_safetensors(layers: list[tuple[np.ndarray, np.ndarray]], metadata: dic
     for i, (weight, bias) in enumerate(layers, start=1):
         named[f"fc{i}.weight"] = np.ascontiguousarray(weight, dtype="<f4")
         named[f"fc{i}.bias"] = np.ascontiguousarray(bias, dtype="<f4")
+    return write_tensors(named, metadata)
+
+
+_DTYPE_NAMES = {np.dtype("<f4"): "F32", np.dtype("<f2"): "F16", np.dtype("<f8"): "F64", np.dtype("<i8"): "I64"}
+
+
+def write_tensors(named: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> bytes:
+    """A ``.safetensors`` file of the arrays (F32, F16, F64 or I64), in the given order;
+    reproducible: the same arrays give the same bytes.
+
+    >>> data = write_tensors({"a": np.ones(2, np.float16)})
+    >>> read_safetensors(data)["a"].tolist()
+    [1.0, 1.0]
+    """
     header: dict[str, Any] = {}
     if metadata:
         header["__metadata__"] = dict(metadata)
     offset = 0
+    arrays = []
     for name, array in named.items():
-        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        array = np.ascontiguousarray(array)
+        if array.dtype not in _DTYPE_NAMES:
+            raise TypeError(f"tensor {name!r}: dtype {array.dtype} cannot be written")
+        header[name] = {"dtype": _DTYPE_NAMES[array.dtype], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
+        arrays.append(array)
     encoded = json.dumps(header, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)  # align the data, as the reference writer does
-    return struct.pack("<Q", len(encoded)) + encoded + b"".join(a.tobytes() for a in named.values())
+    return struct.pack("<Q", len(encoded)) + encoded + b"".join(a.tobytes() for a in arrays)
