@@ -9,11 +9,16 @@ import numpy as np
 from . import _kernels
 from ._exact import rounded_matmul
 from ._checks import MAX_DIM, MAX_INDEX_VALUES, as_batch, as_vector, check_size, describe
+from .weights import WeightsFileError, parse_safetensors, write_tensors
 
 #: Rows normalised per step, bounding the float64 scratch memory to ~12 MiB at 384-d.
 _CHUNK_ROWS = 4096
 #: Up to this k, the kernel's one-pass selection; above it, a stable sort of all scores.
 _KERNEL_TOPK_MAX = 256
+class IndexFileError(WeightsFileError):
+    """Bytes that are not a saved EmbeddingIndex (``from_bytes``); the message says why."""
+
+
 #: The ``format`` of a saved index (``to_bytes``), in its safetensors metadata.
 INDEX_FORMAT = "minimodel.EmbeddingIndex"
 #: From this many rows on, searches scan a bfloat16 copy first (half the bytes to read).
@@ -167,33 +172,33 @@ class EmbeddingIndex:
         >>> EmbeddingIndex.from_bytes(index.to_bytes()).rows.tolist()
         [[0.6000000238418579, 0.800000011920929]]
         """
-        from .weights import write_tensors
-
         return write_tensors({"vectors": self.rows}, {"format": INDEX_FORMAT, "version": "1", "dim": str(self.dim)})
 
     @classmethod
     def from_bytes(cls, data: Any) -> EmbeddingIndex:
         """An index from ``to_bytes``'s format, checked strictly: a hostile or damaged file
         (wrong format, dim or shape, values that are not finite or rows that are not unit
-        vectors) raises ``WeightsFileError`` saying what is wrong, and nothing is made."""
-        from .weights import WeightsFileError, parse_safetensors
+        vectors) raises ``IndexFileError`` saying what is wrong, and nothing is made."""
 
-        tensors, metadata = parse_safetensors(data)
+        try:
+            tensors, metadata = parse_safetensors(data)
+        except WeightsFileError as err:
+            raise IndexFileError(str(err)) from None
         if metadata.get("format") != INDEX_FORMAT:
-            raise WeightsFileError(f"not a saved EmbeddingIndex: __metadata__ format is {metadata.get('format')!r}, "
+            raise IndexFileError(f"not a saved EmbeddingIndex: __metadata__ format is {metadata.get('format')!r}, "
                                    f"expected {INDEX_FORMAT!r}")
         if metadata.get("version") != "1":
-            raise WeightsFileError(f"saved EmbeddingIndex version {metadata.get('version')!r} is not supported (1)")
+            raise IndexFileError(f"saved EmbeddingIndex version {metadata.get('version')!r} is not supported (1)")
         if set(tensors) != {"vectors"}:
-            raise WeightsFileError(f"a saved EmbeddingIndex holds one tensor 'vectors'; this file has {sorted(tensors)}")
+            raise IndexFileError(f"a saved EmbeddingIndex holds one tensor 'vectors'; this file has {sorted(tensors)}")
         vectors = tensors["vectors"]
         dim_text = metadata.get("dim", "")
         if vectors.ndim != 2 or not dim_text.isdigit() or int(dim_text) != vectors.shape[1] or not 1 <= vectors.shape[1] <= MAX_DIM:
-            raise WeightsFileError(f"'vectors' has shape {list(vectors.shape)} but the metadata gives dim {dim_text!r}")
+            raise IndexFileError(f"'vectors' has shape {list(vectors.shape)} but the metadata gives dim {dim_text!r}")
         norms = np.sqrt(np.einsum("ij,ij->i", vectors.astype(np.float64), vectors.astype(np.float64)))
         bad = np.flatnonzero((np.abs(norms - 1) > 1e-5) & (norms != 0))
         if bad.size:
-            raise WeightsFileError(f"row {int(bad[0])} of 'vectors' has norm {norms[bad[0]]:.6g}; a saved index holds unit "
+            raise IndexFileError(f"row {int(bad[0])} of 'vectors' has norm {norms[bad[0]]:.6g}; a saved index holds unit "
                                    "(or zero) rows")
         index = cls(vectors.shape[1])
         index.reserve_rows(vectors.shape[0])[...] = vectors

@@ -46,6 +46,10 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return (0.5 * x * (1.0 + erf)).astype(np.float32)
 
 
+class ModelFileError(WeightsFileError):
+    """A text-embedding model's file that cannot be loaded; the message names the file."""
+
+
 class BertConfig:
     """The fields of config.json a BERT encoder needs, checked."""
 
@@ -53,15 +57,15 @@ class BertConfig:
         def field(name: str, kind: type = int) -> Any:
             value = data.get(name)
             if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value <= 0):
-                raise WeightsFileError(f"{source}: {name} must be a positive {kind.__name__}; received {value!r}")
+                raise ModelFileError(f"{source}: {name} must be a positive {kind.__name__}; received {value!r}")
             return value
 
         if data.get("model_type", "bert") != "bert":
-            raise WeightsFileError(f"{source}: model_type {data.get('model_type')!r} is not supported (only bert)")
+            raise ModelFileError(f"{source}: model_type {data.get('model_type')!r} is not supported (only bert)")
         if data.get("hidden_act", "gelu") != "gelu":
-            raise WeightsFileError(f"{source}: hidden_act {data.get('hidden_act')!r} is not supported (only gelu)")
+            raise ModelFileError(f"{source}: hidden_act {data.get('hidden_act')!r} is not supported (only gelu)")
         if data.get("position_embedding_type", "absolute") != "absolute":
-            raise WeightsFileError(f"{source}: position_embedding_type must be absolute")
+            raise ModelFileError(f"{source}: position_embedding_type must be absolute")
         self.hidden = field("hidden_size")
         self.heads = field("num_attention_heads")
         self.layers = field("num_hidden_layers")
@@ -71,10 +75,10 @@ class BertConfig:
         self.types = field("type_vocab_size")
         eps = data.get("layer_norm_eps", 1e-12)
         if not isinstance(eps, float | int) or not 0 < eps < 1:
-            raise WeightsFileError(f"{source}: layer_norm_eps must be a small positive number; received {eps!r}")
+            raise ModelFileError(f"{source}: layer_norm_eps must be a small positive number; received {eps!r}")
         self.eps = float(eps)
         if self.hidden % self.heads or (self.hidden // self.heads) % 4 or self.hidden % 4:
-            raise WeightsFileError(f"{source}: hidden_size {self.hidden} must split into heads of a multiple of 4 values")
+            raise ModelFileError(f"{source}: hidden_size {self.hidden} must split into heads of a multiple of 4 values")
         self.head_dim = self.hidden // self.heads
 
 
@@ -111,9 +115,9 @@ def _check_tensors(tensors: dict[str, np.ndarray], config: BertConfig) -> dict[s
     expected = _expected_shapes(config)
     for name, shape in expected.items():
         if name not in tensors:
-            raise WeightsFileError(f"tensor {name!r} is missing (a BERT encoder of the config's sizes needs it)")
+            raise ModelFileError(f"tensor {name!r} is missing (a BERT encoder of the config's sizes needs it)")
         if tuple(tensors[name].shape) != shape:
-            raise WeightsFileError(f"tensor {name!r} has shape {list(tensors[name].shape)}; the config needs {list(shape)}")
+            raise ModelFileError(f"tensor {name!r} has shape {list(tensors[name].shape)}; the config needs {list(shape)}")
     return {name: tensors[name] for name in expected}
 
 
@@ -245,16 +249,23 @@ class TextEmbedder:
             st = _json(sentence_config, "sentence_bert_config.json")
             length = st.get("max_seq_length", max_tokens)
             if not isinstance(length, int) or isinstance(length, bool) or not 2 <= length <= bert.positions:
-                raise WeightsFileError(
+                raise ModelFileError(
                     f"sentence_bert_config.json: max_seq_length must be an integer from 2 to {bert.positions}; "
                     f"received {length!r}"
                 )
             max_tokens = length
-        tok = WordPieceTokenizer.from_json(_bytes(tokenizer, "tokenizer.json"), max_length=max_tokens)
+        try:
+            tok = WordPieceTokenizer.from_json(_bytes(tokenizer, "tokenizer.json"), max_length=max_tokens)
+        except (ValueError, TypeError) as err:  # the tokenizer's own checks, which name the field
+            message = str(err)
+            raise ModelFileError(message if message.startswith("tokenizer.json") else f"tokenizer.json: {message}") from None
         if tok.vocab_size > bert.vocab:
-            raise WeightsFileError(f"tokenizer.json has {tok.vocab_size} tokens; the model's vocab_size is {bert.vocab}")
-        tensors = read_safetensors(_bytes(weights, "model.safetensors"), integers=True)
-        return cls(bert, tok, BertEncoder(bert, tensors))
+            raise ModelFileError(f"tokenizer.json has {tok.vocab_size} tokens; the model's vocab_size is {bert.vocab}")
+        try:
+            encoder = BertEncoder(bert, read_safetensors(_bytes(weights, "model.safetensors"), integers=True))
+        except WeightsFileError as err:
+            raise ModelFileError(f"model.safetensors: {err}") from None
+        return cls(bert, tok, encoder)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> TextEmbedder:
@@ -328,7 +339,7 @@ def _bytes(source: Any, name: str) -> bytes | memoryview:
         try:
             return Path(source).read_bytes()
         except OSError as err:
-            raise WeightsFileError(f"{name}: cannot read {source}: {err.strerror}") from None
+            raise ModelFileError(f"{name}: cannot read {source}: {err.strerror}") from None
     if isinstance(source, bytes | bytearray | memoryview):
         return source
     if isinstance(source, np.ndarray) and source.dtype == np.uint8:
@@ -341,7 +352,7 @@ def _json(source: Any, name: str) -> dict[str, Any]:
     try:
         value = json.loads(bytes(data).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise WeightsFileError(f"{name} is not valid JSON ({err})") from None
+        raise ModelFileError(f"{name} is not valid JSON ({err})") from None
     if not isinstance(value, dict):
-        raise WeightsFileError(f"{name} must be a JSON object; it is a {type(value).__name__}")
+        raise ModelFileError(f"{name} must be a JSON object; it is a {type(value).__name__}")
     return value

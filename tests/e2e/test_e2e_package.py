@@ -120,6 +120,11 @@ def test_a_strict_typescript_program_over_the_whole_api_compiles_and_runs(app, b
     assert [b[0] for b in got["burst"]] == pytest.approx([1.5, 2.5, 3.5]) and got["transferred"]
     assert got["remoteNetY"] == pytest.approx([6.0, 0.0]) and got["remoteIndexSize"] == 3
     assert got["batching"] and got["workerInfo"] == "0.27.7" and got["maxFileBytes"] == 2**30
+    assert got["reloadedSame"] and got["remoteReloadedSize"] == 3
+    assert got["similarity"] == pytest.approx(0.666, abs=1e-3) and got["oneLength"] == 384
+    assert got["tokens"] == got["remoteTokens"] == [101, 7592, 2088, 102]
+    assert got["embedderShape"] == [384, 256] and got["remoteEmbedderDim"] == 384 + 256
+    assert got["remoteSimilarity"] == got["embeddedStart"] and got["progress"][-1] == 1
 
 
 def test_a_vite_app_builds_and_runs_with_the_documented_step(app, browser):

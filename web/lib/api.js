@@ -44,6 +44,8 @@ import {
  * @property {(args: any[]) => string | null} [restore]  replayed into a replacement worker:
  *   the key under which it replaces an earlier call (null: every call is kept, in order)
  * @property {Batching} [batch]  concurrent calls may be merged into one
+ * @property {string} [progress]  accepts `{ onProgress }` in a worker: the object's method
+ *   that takes a `(done, total) => void` callback after the arguments
  */
 
 /**
@@ -51,14 +53,14 @@ import {
  * @typedef {Object} Batching
  * @property {string} method  the object's method that takes the merged arguments
  * @property {(self: any, calls: any[][]) => any[]} merge  the merged call's arguments
- * @property {(self: any, result: any, index: number, where: string) => any} split  call `index`'s
- *   own result (may throw: that call alone fails)
+ * @property {(self: any, result: any, index: number, where: string, calls: any[][]) => any} split
+ *   call `index`'s own result (may throw: that call alone fails); `calls` are the merged calls' arguments
  */
 
 /**
  * @typedef {Object} ClassSpec
  * @property {string} noun  what messages call one ("model", "index")
- * @property {string} factory   the worker client's method that creates one
+ * @property {string | null} factory  the worker client's method that creates one (null: only loaded)
  * @property {string} [loader]  the worker client's method that loads one from a file
  * @property {(limits: Limits, args: any[]) => any[]} create  checks of the constructor's arguments
  * @property {(self: any) => Shape} state  the plain state a remote object mirrors
@@ -146,6 +148,24 @@ function checkLayer(sizes, index, weights, bias, where, single) {
   }
 }
 
+/**
+ * Texts to embed: a string, or an Array of strings; returns the Array.
+ * @param {unknown} texts @param {string} where @returns {string[]}
+ */
+function checkTexts(texts, where) {
+  if (typeof texts === "string") return [texts];
+  if (!Array.isArray(texts)) {
+    throw new TypeError(`${where}: texts must be a string or an Array of strings; received ${describe(texts)}`);
+  }
+  for (let i = 0; i < texts.length; i++) {
+    if (typeof texts[i] !== "string") {
+      if (!(i in texts)) throw new TypeError(`${where}: texts[${i}] is missing (a sparse Array); expected a string`);
+      throw new TypeError(`${where}: texts[${i}] is ${describe(texts[i])}; expected a string`);
+    }
+  }
+  return texts;
+}
+
 /** @type {Record<string, (state: any) => any>} */
 const MODEL_PROPERTIES = {
   inputSize: (state) => state.sizes[0],
@@ -209,6 +229,7 @@ export const CLASSES = {
   EmbeddingIndex: {
     noun: "index",
     factory: "createIndex",
+    loader: "loadIndex",
     create(limits, [dim]) {
       checkSize(dim, "dim", "new EmbeddingIndex", limits.maxDim);
       return [dim];
@@ -237,6 +258,48 @@ export const CLASSES = {
           return [query, k];
         },
         vectors: ["query"],
+      },
+      toBytes: {
+        args: [],
+        check: () => [],
+      },
+    },
+  },
+  TextEmbedder: {
+    noun: "embedder",
+    factory: null,
+    loader: "loadTextEmbedder",
+    create() {
+      throw new TypeError("new TextEmbedder: use await TextEmbedder.load(source) (or worker.loadTextEmbedder(source))");
+    },
+    state: (self) => ({ dim: self.dim, maxTokens: self.maxTokens }),
+    properties: { dim: (state) => state.dim, maxTokens: (state) => state.maxTokens },
+    methods: {
+      embed: {
+        args: ["texts"],
+        check(self, [texts], where, limits) {
+          const list = checkTexts(texts, where);
+          checkArraySize(list.length * /** @type {number} */ (self.dim), limits, where, "the embeddings");
+          return [list];
+        },
+        progress: "_embedWithProgress",
+        batch: {
+          method: "_embedRows",
+          merge: (self, calls) => [calls.flatMap(([texts]) => texts)],
+          split(self, vectors, i, where, calls) {
+            const dim = /** @type {number} */ (self.dim);
+            let start = 0;
+            for (let c = 0; c < i; c++) start += calls[c][0].length;
+            return vectors.slice(start * dim, (start + calls[i][0].length) * dim);
+          },
+        },
+      },
+      tokenize: {
+        args: ["text"],
+        check(self, [text], where) {
+          if (typeof text !== "string") throw new TypeError(`${where}: text must be a string; received ${describe(text)}`);
+          return [text];
+        },
       },
     },
   },

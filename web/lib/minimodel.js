@@ -15,8 +15,8 @@
 
 import { CLASSES, checkCall, checkFunction } from "./api.js";
 import { SharedArray, callPython, currentRuntime, ready } from "./runtime.js";
-import { checkFiniteOutput } from "./validate.js";
-import { readWeightSource } from "./weight-source.js";
+import { checkFiniteOutput, describe } from "./validate.js";
+import { readModelFiles, readWeightSource } from "./weight-source.js";
 
 export { debugStats, getPyodide, init, limits, onFatalError } from "./runtime.js";
 export { createWorker, WorkerClient } from "./worker-client.js";
@@ -24,6 +24,7 @@ export { MAX_WEIGHT_FILE_BYTES } from "./weight-source.js";
 
 /** @typedef {import("./types.js").NumericInput} NumericInput */
 /** @typedef {import("./types.js").FileSource} FileSource */
+/** @typedef {import("./weight-source.js").ModelSource} ModelSource */
 /** @typedef {import("./runtime.js").Runtime} Runtime */
 
 const STATE = Symbol("minimodel state");
@@ -292,24 +293,30 @@ export class EmbeddingIndex extends PyObject {
   constructor(dim) {
     const rt = ready("new EmbeddingIndex");
     CLASSES.EmbeddingIndex.create(rt.limits, [dim]);
-    const session = callPython("new EmbeddingIndex", rt.py.IndexSession, dim);
-    const s = {
-      runtime: rt,
-      session,
-      add: session.add,
-      search: session.search,
-      reserveResults: session.reserve_results,
-      query: new SharedArray(session, "query", "f32"),
-      indices: new SharedArray(session, "indices", "i32", session.reserve_results),
-      scores: new SharedArray(session, "scores", "f32"),
-    };
-    super("EmbeddingIndex", {
-      ...s,
-      buffers: [s.query, s.indices, s.scores],
-      proxies: [s.add, s.search, s.reserveResults, session],
-    });
+    super("EmbeddingIndex", indexState(rt, callPython("new EmbeddingIndex", rt.py.IndexSession, dim)));
     /** @private */
     this._dim = dim;
+  }
+
+  /**
+   * An index saved by toBytes(): searches give exactly the results the saved index gave.
+   * Damaged or hostile bytes (empty, truncated, another file, a wrong dim, values that are
+   * not finite, rows that are not unit vectors) throw an Error saying what is wrong.
+   * @param {Uint8Array} bytes
+   * @returns {EmbeddingIndex}
+   */
+  static fromBytes(bytes) {
+    return indexFromBytes(bytes, "EmbeddingIndex.fromBytes");
+  }
+
+  /**
+   * An index saved by toBytes(), from a URL, a Blob or File, an ArrayBuffer or a Uint8Array.
+   * @param {FileSource} source
+   * @returns {Promise<EmbeddingIndex>}
+   */
+  static async load(source) {
+    ready("EmbeddingIndex.load");
+    return indexFromBytes(await readWeightSource(source, "EmbeddingIndex.load"), "EmbeddingIndex.load");
   }
 
   /** The vector length. @type {number} */
@@ -348,7 +355,178 @@ export class EmbeddingIndex extends PyObject {
     const found = callPython(where, s.search, count);
     return { indices: s.indices.view(found).slice(0, found), scores: s.scores.view(found).slice(0, found) };
   }
+  /**
+   * The index as bytes to keep (IndexedDB, a file): a .safetensors file with the
+   * normalised rows as one F32 tensor "vectors" [size, dim] and __metadata__
+   * { format: "minimodel.EmbeddingIndex", version: "1", dim }. EmbeddingIndex.fromBytes
+   * and EmbeddingIndex.load read it back. (A new array with its own ArrayBuffer: ready for
+   * a Blob, IndexedDB or postMessage's transfer.)
+   * @returns {Uint8Array<ArrayBuffer>}
+   */
+  toBytes() {
+    const { s, where } = this._enter("toBytes", []);
+    const length = callPython(where, s.session.save);
+    const saved = new SharedArray(s.session, "saved", "u8");
+    try {
+      return saved.view(length).slice(0, length);
+    } finally {
+      saved.release();
+      callPython(where, s.forgetSaved);
+    }
+  }
 }
+
+/**
+ * The proxies and buffers of an IndexSession.
+ * @param {Runtime} rt @param {any} session
+ */
+function indexState(rt, session) {
+  const s = {
+    runtime: rt,
+    session,
+    add: session.add,
+    search: session.search,
+    reserveResults: session.reserve_results,
+    forgetSaved: session.forget_saved,
+    query: new SharedArray(session, "query", "f32"),
+    indices: new SharedArray(session, "indices", "i32", session.reserve_results),
+    scores: new SharedArray(session, "scores", "f32"),
+  };
+  return { ...s, buffers: [s.query, s.indices, s.scores], proxies: [s.add, s.search, s.reserveResults, s.forgetSaved, session] };
+}
+
+/**
+ * @param {unknown} bytes @param {string} where
+ * @returns {EmbeddingIndex}
+ */
+function indexFromBytes(bytes, where) {
+  const rt = ready(where);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(`${where}: bytes must be a Uint8Array (from toBytes()); received ${describe(bytes)}`);
+  }
+  const session = callPython(where, rt.py.indexFromBytes, bytes, bytes.length);
+  return adopt(EmbeddingIndex, "EmbeddingIndex", indexState(rt, session), { _dim: session.dim });
+}
+
+/**
+ * An object of a class made from a Python session its constructor does not make (loaded
+ * from files): the prototype, the kind, the state, and its own fields.
+ * @template {object} T
+ * @param {{ prototype: T }} Class @param {string} kind @param {Record<string, any>} state @param {Record<string, any>} fields
+ * @returns {T}
+ */
+function adopt(Class, kind, state, fields) {
+  const object = Object.create(Class.prototype);
+  object._kind = kind;
+  object[STATE] = state;
+  return Object.assign(object, fields);
+}
+
+/**
+ * Sentence embeddings, computed in Python in this page: a BERT encoder (all-MiniLM-L6-v2
+ * ships with the library), mean pooling over the tokens, then L2 normalisation — the
+ * vectors of sentence-transformers' `encode(texts, normalize_embeddings=True)`. Texts
+ * longer than `maxTokens` tokens are truncated. Made by `await TextEmbedder.load()`.
+ */
+export class TextEmbedder extends PyObject {
+  /** @private */
+  constructor() {
+    super("TextEmbedder", {});
+    throw new TypeError("new TextEmbedder: use await TextEmbedder.load(source)");
+  }
+
+  /**
+   * Load a model: no argument, the all-MiniLM-L6-v2 the library ships; a folder's URL
+   * (ending in "/") in the sentence-transformers layout (config.json, tokenizer.json,
+   * model.safetensors, optional sentence_bert_config.json); or { config, tokenizer,
+   * weights, sentenceConfig? }, each a URL, Blob, ArrayBuffer or Uint8Array. A missing or
+   * broken file rejects with an Error naming the file and the problem.
+   * @param {ModelSource} [source]
+   * @returns {Promise<TextEmbedder>}
+   */
+  static async load(source) {
+    const where = "TextEmbedder.load";
+    const files = await readModelFiles(source ?? new URL(`models/${DEFAULT_MODEL}/`, ready(where).folder), where);
+    const rt = ready(where);
+    const session = callPython(
+      where, rt.py.textFromFiles, files.config, files.config.length, files.tokenizer, files.tokenizer.length,
+      files.weights, files.weights.length, files.sentenceConfig, files.sentenceConfig?.length ?? 0,
+    );
+    const s = { runtime: rt, session, embed: session.embed_json, tokenize: session.tokenize_text };
+    return adopt(TextEmbedder, "TextEmbedder", { ...s, buffers: [], proxies: [s.embed, s.tokenize, session] }, {
+      _dim: session.dim,
+      _maxTokens: session.max_tokens,
+    });
+  }
+
+  /** The length of every embedding (384 for all-MiniLM-L6-v2). @type {number} */
+  get dim() {
+    return /** @type {any} */ (this)._dim;
+  }
+
+  /** Most tokens of a text, [CLS] and [SEP] included (256 for all-MiniLM-L6-v2). @type {number} */
+  get maxTokens() {
+    return /** @type {any} */ (this)._maxTokens;
+  }
+
+  /**
+   * Embeddings of a text or of an Array of texts: `n * dim` values, row-major, each row
+   * of unit length. Synchronous, like predict(); a batch gives the same vectors as one
+   * text at a time. embed([]) is an empty Float32Array.
+   * @param {string | string[]} texts
+   * @returns {Float32Array}
+   */
+  embed(texts) {
+    const { where, args } = this._enter("embed", [texts]);
+    return this._embed(args[0], where, null);
+  }
+
+  /**
+   * embed(), reporting progress (the worker's onProgress).
+   * @param {string[]} texts @param {(done: number, total: number) => void} progress
+   * @returns {Float32Array}
+   */
+  _embedWithProgress(texts, progress) {
+    const { where, args } = this._enter("embed", [texts]);
+    return this._embed(args[0], where, progress);
+  }
+
+  /**
+   * Merged embed() calls (the worker's batches): the same as embed.
+   * @param {string[]} texts @returns {Float32Array}
+   */
+  _embedRows(texts) {
+    return this.embed(texts);
+  }
+
+  /**
+   * @private
+   * @param {string[]} texts @param {string} where @param {((done: number, total: number) => void) | null} progress
+   * @returns {Float32Array}
+   */
+  _embed(texts, where, progress) {
+    const { s, rt } = this._live("embed");
+    const count = texts.length * this.dim;
+    if (count === 0) return new Float32Array(0);
+    rt.outputs.view(count);
+    callPython(where, s.embed, JSON.stringify(texts), progress);
+    return rt.outputs.view(count).slice(0, count);
+  }
+
+  /**
+   * The token ids of a text, with [CLS] and [SEP], truncated to maxTokens.
+   * @param {string} text
+   * @returns {Int32Array}
+   */
+  tokenize(text) {
+    const { s, where, args } = this._enter("tokenize", [text]);
+    const ids = callPython(where, s.tokenize, args[0]);
+    return Int32Array.from(ids.split(","), Number);
+  }
+}
+
+/** The model the library ships, in its folder's models/. */
+const DEFAULT_MODEL = "all-MiniLM-L6-v2";
 
 /**
  * Cosine similarity of two vectors of the same length (>= 1), in [-1, 1]. If either is

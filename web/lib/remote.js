@@ -20,6 +20,8 @@ import { describe } from "./validate.js";
  * @property {AbortSignal} [signal]  rejects the call at once with an AbortError
  * @property {boolean} [transfer]  predict: take over x's memory instead of copying it (x
  *   must be a Float32Array; it is detached)
+ * @property {(progress: { done: number, total: number }) => void} [onProgress]  embed: told
+ *   as the texts are embedded (the call then travels alone, not merged into a batch)
  */
 
 /**
@@ -27,7 +29,7 @@ import { describe } from "./validate.js";
  * @typedef {Object} Client
  * @property {(where: string) => import("./api.js").Limits} live  throws once terminated
  * @property {(where: string, op: string, makeArgs: import("./transport.js").MakeArgs,
- *   signal?: AbortSignal | null, onPost?: ((worker: any) => void) | null) => Promise<any>} call
+ *   options?: import("./transport.js").RequestOptions) => Promise<any>} call
  * @property {(worker: any) => void} replace
  * @property {(requests: number, batched: boolean) => void} count
  * @property {(object: RemoteObject) => void} forget
@@ -37,13 +39,17 @@ import { describe } from "./validate.js";
 /**
  * Check a call's options.
  * @param {unknown} options @param {string} where @param {boolean} [transferable]
+ * @param {boolean} [progress]  onProgress is allowed
  * @returns {CallOptions}
  */
-export function checkOptions(options, where, transferable = false) {
+export function checkOptions(options, where, transferable = false, progress = false) {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${where}: options must be an object; received ${describe(options)}`);
   }
-  const { signal, transfer } = /** @type {CallOptions} */ (options);
+  const { signal, transfer, onProgress } = /** @type {CallOptions} */ (options);
+  if (onProgress !== undefined && (!progress || typeof onProgress !== "function")) {
+    throw new TypeError(`${where}: options.onProgress ${progress ? "must be a function" : "is not supported here"}; received ${describe(onProgress)}`);
+  }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`${where}: options.signal must be an AbortSignal; received ${describe(signal)}`);
   }
@@ -130,10 +136,11 @@ export class RemoteObject {
     const where = `${this.kind}.${name}`;
     const limits = this._live(where);
     const args = op.check(this, params.slice(0, op.args.length), where, limits);
-    const options = checkOptions(params[op.args.length] ?? {}, where, op.transfer);
+    const options = checkOptions(params[op.args.length] ?? {}, where, op.transfer, Boolean(op.progress));
     const signal = options.signal ?? null;
     if (signal?.aborted) throw abortError(signal);
-    const batching = Boolean(op.batch) && this._client.options.maxBatchSize > 1;
+    const onProgress = options.onProgress ?? null;
+    const batching = Boolean(op.batch) && this._client.options.maxBatchSize > 1 && onProgress === null;
     // Copies kept here (for a batch, a replacement worker, or taken over with `transfer`)
     // are sent by copy, so they can be sent again; the others are transferred on the
     // first post, and a re-post after a restart makes fresh copies.
@@ -143,12 +150,14 @@ export class RemoteObject {
     this._flush(); // calls made before this one (waiting in a batch) go first
     this._client.count(1, false);
     let posted = false;
+    // With onProgress the worker calls the method's progress form, which reports to it.
+    const method = onProgress ? /** @type {string} */ (op.progress) : name;
     const makeArgs = () => {
       const made = retain || !posted ? { values, transfer } : prepareArgs(op, args, where, {});
       posted = true;
-      return /** @type {[any[], Transferable[]]} */ ([[this._id, name, made.values], made.transfer]);
+      return /** @type {[any[], Transferable[]]} */ ([[this._id, method, made.values, Boolean(onProgress)], made.transfer]);
     };
-    return this._client.call(where, "call", makeArgs, signal).then((answer) => {
+    return this._client.call(where, "call", makeArgs, { signal, onProgress }).then((answer) => {
       if (op.changesState) this._state = answer.state;
       if (op.restore) {
         this._log.record(op.restore(args), ["call", () => [[this._id, name, values], []]]);
@@ -170,6 +179,8 @@ export class RemoteObject {
     batcher = new Batcher({
       ...this._client.options,
       send: (inputs, onPost, count) => {
+        /** @type {any[][]} the calls of the batch as last posted */
+        let sent = [];
         this._client.count(count, true);
         return this._client
           .call(
@@ -178,13 +189,13 @@ export class RemoteObject {
             () => {
               const calls = inputs();
               if (calls === null) return null;
+              sent = calls;
               const merged = batch.merge(this, calls);
               return [[this._id, batch.method, merged], merged.filter((v) => ArrayBuffer.isView(v)).map((v) => v.buffer)];
             },
-            null,
-            onPost,
+            { onPost },
           )
-          .then((answer) => answer && ((/** @type {number} */ i) => batch.split(this, answer.result, i, where)));
+          .then((answer) => answer && ((/** @type {number} */ i) => batch.split(this, answer.result, i, where, sent)));
       },
       abortRunning: (worker) => this._client.replace(worker),
     });

@@ -40,6 +40,7 @@ import { describe, libraryFolder } from "./validate.js";
  * @property {SharedArray} outputs
  * @property {Limits} limits
  * @property {RuntimeInfo} info
+ * @property {URL} folder  where the library's files are (the shipped model among them)
  */
 
 /** @type {Runtime | null} */
@@ -116,11 +117,14 @@ async function start(useCache, folder) {
   trackProxies(pyodide);
   // The module proxy and the attribute proxies borrowed from it live for the session.
   const bridge = pyodide.pyimport("minimodel.jsbridge");
-  const names = ["ModelSession", "IndexSession", "cosine_scratch", "normalize_scratch", "softmax_scratch", "kernels_active"];
+  const names = ["ModelSession", "IndexSession", "TextSession", "cosine_scratch", "normalize_scratch", "softmax_scratch",
+    "kernels_active"];
   const py = Object.fromEntries(names.map((name) => [name, bridge[name]]));
   py.newMiniModel = py.ModelSession.mini;
   py.newFeedForward = py.ModelSession.feed_forward;
   py.modelFromFile = py.ModelSession.from_file;
+  py.indexFromBytes = py.IndexSession.from_bytes;
+  py.textFromFiles = py.TextSession.from_files;
   const inputs = bridge.inputs;
   const outputs = bridge.outputs;
   /** @type {Runtime} */
@@ -131,6 +135,7 @@ async function start(useCache, folder) {
     inputs: new SharedArray(inputs, "array", "f32", inputs.reserve),
     outputs: new SharedArray(outputs, "array", "f32", outputs.reserve),
     limits: { maxDim: bridge.MAX_DIM, maxParameters: bridge.MAX_PARAMETERS, maxValues: bridge.MAX_INDEX_VALUES },
+    folder,
     info: {
       pyodideVersion: pyodide.version,
       pythonVersion: pyodide.runPython("import sys; sys.version.split()[0]"),
@@ -207,7 +212,7 @@ export class SharedArray {
   /**
    * @param {any} owner  PyProxy of the object holding the array
    * @param {string} attr
-   * @param {"f32"|"i32"} type
+   * @param {"f32"|"i32"|"u8"} type
    * @param {any} [reserve]  PyProxy of a Python method that grows the array to n values
    */
   constructor(owner, attr, type, reserve = null) {
@@ -275,6 +280,12 @@ function toJsError(err, where) {
   else if (type === "WeightsFileError") {
     error = new Error(`${where}: the weight file cannot be loaded: ${text}`);
     error.name = "WeightsFileError";
+  } else if (type === "ModelFileError") {
+    error = new Error(`${where}: the model cannot be loaded: ${text}`); // the text names the file
+    error.name = "ModelFileError";
+  } else if (type === "IndexFileError") {
+    error = new Error(`${where}: not a saved index: ${text}`);
+    error.name = "IndexFileError";
   } else if (type.endsWith("MemoryError")) {
     // numpy raises its own MemoryError subclass, e.g. "Unable to allocate 256. MiB for an array ..."
     error = new RangeError(`${where}: out of memory: the browser could not give Python more (${text})`);

@@ -37,7 +37,17 @@ import { abortError, decodeError } from "./protocol.js";
  * @property {(error: any) => void} reject
  * @property {WorkerLike | null} worker  the worker it was posted to
  * @property {((worker: WorkerLike) => void) | null} onPost
+ * @property {((progress: any) => void) | null} onProgress
  * @property {(() => void) | undefined} [cleanup]
+ */
+
+/**
+ * How one request travels: its AbortSignal, a callback each time it is posted (with the
+ * worker it went to), and one for the progress the worker reports while computing it.
+ * @typedef {Object} RequestOptions
+ * @property {AbortSignal | null} [signal]
+ * @property {((worker: WorkerLike) => void) | null} [onPost]
+ * @property {((progress: any) => void) | null} [onProgress]
  */
 
 /**
@@ -110,7 +120,9 @@ export class Transport {
   onMessage(worker, data) {
     if (worker !== this.worker) return;
     if (data.type === "progress") {
-      this.options.onProgress?.(data.progress);
+      // A request's own progress (it names the request), or the worker's start-up's.
+      if (data.id === undefined) this.options.onProgress?.(data.progress);
+      else this.pending.get(data.id)?.onProgress?.(data.progress);
       return;
     }
     if (data.type === "fatal") {
@@ -134,14 +146,13 @@ export class Transport {
    * Post one request to `worker` (used by `start` before the worker takes other calls).
    * Resolves with the answer's `{ result, state }`.
    * @param {WorkerLike} worker @param {string} where @param {string} op @param {MakeArgs} makeArgs
-   * @param {AbortSignal | null} [signal]
-   * @param {((worker: WorkerLike) => void) | null} [onPost]
+   * @param {RequestOptions} [options]
    * @returns {Promise<{ result: any, state?: any }>}
    */
-  requestTo(worker, where, op, makeArgs, signal = null, onPost = null) {
+  requestTo(worker, where, op, makeArgs, { signal = null, onPost = null, onProgress = null } = {}) {
     return new Promise((resolve, reject) => {
       /** @type {Pending} */
-      const entry = { id: this.nextId++, where, op, makeArgs, resolve, reject, worker, onPost };
+      const entry = { id: this.nextId++, where, op, makeArgs, resolve, reject, worker, onPost, onProgress };
       if (signal) {
         const onAbort = () => this.abort(entry, signal);
         signal.addEventListener("abort", onAbort, { once: true });
@@ -170,17 +181,17 @@ export class Transport {
    * A call from the API: start the worker if needed, then send. Resolves with `{ result, state }`,
    * or null when makeArgs had nothing left to send.
    * @param {string} where @param {string} op @param {MakeArgs} makeArgs
-   * @param {AbortSignal | null} [signal]
-   * @param {((worker: WorkerLike) => void) | null} [onPost]
+   * @param {RequestOptions} [options]
    * @returns {Promise<any>}
    */
-  async call(where, op, makeArgs, signal = null, onPost = null) {
+  async call(where, op, makeArgs, options = {}) {
+    const signal = options.signal ?? null;
     for (;;) {
       if (signal?.aborted) throw abortError(signal);
       await this.ensure(where);
       if (signal?.aborted) throw abortError(signal);
       if (this.terminated) throw new Error(`${where}: the worker was terminated`);
-      if (this.worker && !this.starting) return this.requestTo(this.worker, where, op, makeArgs, signal, onPost);
+      if (this.worker && !this.starting) return this.requestTo(this.worker, where, op, makeArgs, options);
       // The worker was lost or replaced while this call waited for it: wait for the next one.
     }
   }

@@ -1,19 +1,22 @@
-// The bytes of a weight file, from wherever a page has it: a URL, a Blob or File (drag
-// and drop, a file picker), an ArrayBuffer or a Uint8Array. Python parses them.
+// The bytes of a file, from wherever a page has it: a URL, a Blob or File (drag and drop,
+// a file picker), an ArrayBuffer or a Uint8Array; and the files of a model folder in the
+// sentence-transformers layout. Python parses them.
 
 import { describe } from "./validate.js";
 
-/** Largest weight file accepted (1 GiB): over it, a RangeError before reading. */
+/** Largest file accepted (1 GiB): over it, a RangeError before reading. */
 export const MAX_WEIGHT_FILE_BYTES = 2 ** 30;
 
 /**
- * The bytes of a weight file given as a URL (string or URL, resolved against the page),
- * a Blob or File, an ArrayBuffer or a Uint8Array.
- * @param {string | URL | Blob | ArrayBuffer | Uint8Array} source
- * @param {string} where
+ * The bytes of a file given as a URL (string or URL, resolved against the page), a Blob
+ * or File, an ArrayBuffer or a Uint8Array.
+ * @param {unknown} source
+ * @param {string} where   the public function, for messages
+ * @param {string} [name]  the parameter's name, for messages ("source", "weights", ...)
+ * @param {{ optional?: boolean }} [options]  optional: a URL that answers 404 gives null
  * @returns {Promise<Uint8Array>}
  */
-export async function readWeightSource(source, where) {
+export async function readWeightSource(source, where, name = "source", options = {}) {
   let bytes;
   if (typeof source === "string" || source instanceof URL) {
     const url = new URL(source, globalThis.location?.href);
@@ -23,6 +26,7 @@ export async function readWeightSource(source, where) {
     } catch (err) {
       throw new Error(`${where}: could not fetch ${url}: ${err instanceof Error ? err.message : err}`);
     }
+    if (response.status === 404 && options.optional) return /** @type {any} */ (null);
     if (!response.ok) throw new Error(`${where}: could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
     const declared = Number(response.headers.get("Content-Length") ?? 0);
     if (declared > MAX_WEIGHT_FILE_BYTES) {
@@ -36,11 +40,11 @@ export async function readWeightSource(source, where) {
     bytes = new Uint8Array(await source.arrayBuffer());
   } else if (source instanceof ArrayBuffer) {
     bytes = new Uint8Array(source);
-  } else if (ArrayBuffer.isView(source) && source[Symbol.toStringTag] === "Uint8Array") {
-    bytes = source;
+  } else if (ArrayBuffer.isView(source) && /** @type {any} */ (source)[Symbol.toStringTag] === "Uint8Array") {
+    bytes = /** @type {Uint8Array} */ (source);
   } else {
     throw new TypeError(
-      `${where}: source must be a URL, a Blob or File, an ArrayBuffer or a Uint8Array; received ${describe(source)}`,
+      `${where}: ${name} must be a URL, a Blob or File, an ArrayBuffer or a Uint8Array; received ${describe(source)}`,
     );
   }
   if (bytes.length > MAX_WEIGHT_FILE_BYTES) {
@@ -49,3 +53,52 @@ export async function readWeightSource(source, where) {
   return bytes;
 }
 
+/**
+ * A text-embedding model: a folder URL (ending in "/") in the sentence-transformers
+ * layout, or its files one by one.
+ * @typedef {string | URL | { config: FileLike, tokenizer: FileLike, weights: FileLike, sentenceConfig?: FileLike }} ModelSource
+ */
+/** @typedef {string | URL | Blob | ArrayBuffer | Uint8Array} FileLike */
+
+/**
+ * The files of a text-embedding model, as { config, tokenizer, weights, sentenceConfig }
+ * (sentenceConfig null when the folder has no sentence_bert_config.json).
+ * @param {unknown} source  a ModelSource
+ * @param {string} where
+ * @returns {Promise<{ config: Uint8Array, tokenizer: Uint8Array, weights: Uint8Array, sentenceConfig: Uint8Array | null }>}
+ */
+export async function readModelFiles(source, where) {
+  if (typeof source === "string" || source instanceof URL) {
+    const folder = new URL(source, globalThis.location?.href);
+    if (!folder.pathname.endsWith("/")) {
+      throw new TypeError(
+        `${where}: a model folder's URL must end with "/" (config.json, tokenizer.json and model.safetensors are read from it); received ${folder.href}`,
+      );
+    }
+    const at = (/** @type {string} */ file) => new URL(file, folder);
+    const [config, tokenizer, weights, sentenceConfig] = await Promise.all([
+      readWeightSource(at("config.json"), where),
+      readWeightSource(at("tokenizer.json"), where),
+      readWeightSource(at("model.safetensors"), where),
+      readWeightSource(at("sentence_bert_config.json"), where, "sentence_bert_config.json", { optional: true }),
+    ]);
+    return { config, tokenizer, weights, sentenceConfig };
+  }
+  if (source === null || typeof source !== "object" || ArrayBuffer.isView(source) || source instanceof ArrayBuffer ||
+      (typeof Blob !== "undefined" && source instanceof Blob)) {
+    throw new TypeError(
+      `${where}: source must be a model folder's URL (ending in "/") or { config, tokenizer, weights }; received ${describe(source)}`,
+    );
+  }
+  const files = /** @type {Record<string, unknown>} */ (source);
+  for (const name of ["config", "tokenizer", "weights"]) {
+    if (files[name] === undefined) throw new TypeError(`${where}: source.${name} is missing (config.json, tokenizer.json, model.safetensors)`);
+  }
+  const [config, tokenizer, weights, sentenceConfig] = await Promise.all([
+    readWeightSource(files.config, where, "source.config"),
+    readWeightSource(files.tokenizer, where, "source.tokenizer"),
+    readWeightSource(files.weights, where, "source.weights"),
+    files.sentenceConfig === undefined ? null : readWeightSource(files.sentenceConfig, where, "source.sentenceConfig"),
+  ]);
+  return { config, tokenizer, weights, sentenceConfig };
+}

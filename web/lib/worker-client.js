@@ -31,6 +31,8 @@ import { readWeightSource } from "./weight-source.js";
 /** @typedef {Remote<import("./minimodel.js").MiniModel>} RemoteMiniModel */
 /** @typedef {Remote<import("./minimodel.js").FeedForward>} RemoteFeedForward */
 /** @typedef {Remote<import("./minimodel.js").EmbeddingIndex>} RemoteIndex */
+/** @typedef {Remote<import("./minimodel.js").TextEmbedder>} RemoteTextEmbedder */
+/** @typedef {import("./weight-source.js").ModelSource} ModelSource */
 
 /**
  * Options of createWorker().
@@ -113,7 +115,7 @@ export class WorkerClient {
     /** @private What remote objects need of this client. @type {import("./remote.js").Client} */
     this._client = {
       live: (where) => this._live(where),
-      call: (where, op, makeArgs, signal, onPost) => this._transport.call(where, op, makeArgs, signal, onPost),
+      call: (where, op, makeArgs, options) => this._transport.call(where, op, makeArgs, options),
       replace: (worker) => this._transport.replace(worker),
       count: (requests, batched) => this._count(requests, batched),
       forget: (object) => this._objects.delete(/** @type {any} */ (object)._id),
@@ -186,15 +188,17 @@ export class WorkerClient {
 
   /**
    * Load an object in the worker from a file.
-   * @private @param {string} kind @param {FileSource} source @returns {Promise<any>}
+   * @private @param {string} kind @param {unknown} source @returns {Promise<any>}
    */
   async _load(kind, source) {
     const where = `${kind}.load`;
     this._live(where);
-    const bytes = (await readWeightSource(source, where)).slice(); // ours: kept for restores
+    // What the worker loads from, kept for a replacement worker: a file's bytes (ours, a
+    // copy), or for a model, URLs (absolute: the worker lives elsewhere) the worker fetches.
+    const payload = kind === "TextEmbedder" ? await modelPayload(source, where) : (await readWeightSource(source, where)).slice();
     const id = this._nextObject++;
     /** @type {import("./restore.js").Step} */
-    const origin = ["load", () => [[id, kind, bytes], []]];
+    const origin = ["load", () => [[id, kind, payload], []]];
     const { result: state } = await this._transport.call(where, ...origin);
     return this._adopt(new REMOTE_CLASSES[kind](this._client, kind, id, state, origin));
   }
@@ -222,7 +226,7 @@ export class WorkerClient {
         const { values, transfer } = prepareArgs(op, args, name, {});
         return [[name, values], transfer];
       },
-      signal ?? null,
+      { signal: signal ?? null },
     );
     return answer.result;
   }
@@ -270,6 +274,26 @@ export class WorkerClient {
    */
   loadModel(source) {
     return this._load("MiniModel", source);
+  }
+
+  /**
+   * An EmbeddingIndex in the worker, saved by toBytes() (see EmbeddingIndex.load).
+   * @param {FileSource} source
+   * @returns {Promise<RemoteIndex>}
+   */
+  loadIndex(source) {
+    return this._load("EmbeddingIndex", source);
+  }
+
+  /**
+   * A TextEmbedder in the worker (see TextEmbedder.load): no argument, the model the
+   * library ships. Concurrent embed() calls are merged into batches, as predict() calls are;
+   * `embed(texts, { onProgress, signal })` reports progress and can be cancelled.
+   * @param {ModelSource} [source]
+   * @returns {Promise<RemoteTextEmbedder>}
+   */
+  loadTextEmbedder(source) {
+    return this._load("TextEmbedder", source);
   }
 
   /**
@@ -327,7 +351,7 @@ export class WorkerClient {
    * @param {number} ms @param {CallOptions} [options] @returns {Promise<void>}
    */
   async _busyForTest(ms, options = {}) {
-    await this._transport.call("busy", "busy", () => [[ms], []], options.signal ?? null);
+    await this._transport.call("busy", "busy", () => [[ms], []], { signal: options.signal ?? null });
   }
 
   /** Stop the worker; every waiting call rejects; later calls reject. Safe to call twice. */
@@ -336,4 +360,28 @@ export class WorkerClient {
     for (const object of this._objects.values()) object._terminated();
     this._transport.terminate();
   }
+}
+
+/**
+ * A model source as the worker can read it: URLs made absolute (the worker resolves
+ * against its own location, not the page's), files read here into bytes.
+ * @param {unknown} source @param {string} where
+ * @returns {Promise<any>}
+ */
+async function modelPayload(source, where) {
+  const absolute = (/** @type {string | URL} */ url) => new URL(url, globalThis.location?.href).href;
+  if (source === undefined) return undefined;
+  if (typeof source === "string" || source instanceof URL) return absolute(source);
+  if (source === null || typeof source !== "object" || ArrayBuffer.isView(source) || source instanceof ArrayBuffer) {
+    throw new TypeError(`${where}: source must be a model folder's URL (ending in "/") or { config, tokenizer, weights }; received ${describe(source)}`);
+  }
+  const files = /** @type {Record<string, unknown>} */ (source);
+  /** @type {Record<string, any>} */
+  const payload = {};
+  for (const name of ["config", "tokenizer", "weights", "sentenceConfig"]) {
+    const file = files[name];
+    if (file === undefined) continue;
+    payload[name] = typeof file === "string" || file instanceof URL ? absolute(file) : (await readWeightSource(file, where, `source.${name}`)).slice();
+  }
+  return payload;
 }

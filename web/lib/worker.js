@@ -9,15 +9,18 @@ import * as mm from "./minimodel.js";
 import { encodeError, transferablesOf } from "./protocol.js";
 
 /** @type {Record<string, any>} the main-thread classes, by kind */
-const KINDS = { MiniModel: mm.MiniModel, FeedForward: mm.FeedForward, EmbeddingIndex: mm.EmbeddingIndex };
+const KINDS = {
+  MiniModel: mm.MiniModel, FeedForward: mm.FeedForward, EmbeddingIndex: mm.EmbeddingIndex, TextEmbedder: mm.TextEmbedder,
+};
 
-/** Each kind's callable methods: those of the table, and the methods their batches use. */
+/** Each kind's callable methods: those of the table, and the methods their batches and progress use. */
 const CALLABLE = Object.fromEntries(
   Object.entries(CLASSES).map(([kind, spec]) => [
     kind,
-    new Set(Object.entries(spec.methods).flatMap(([name, op]) => [name, ...(op.batch ? [op.batch.method] : [])])),
+    new Set(Object.entries(spec.methods).flatMap(([name, op]) => [name, op.batch?.method, op.progress].filter(Boolean))),
   ]),
 );
+const PROGRESS = new Set(Object.values(CLASSES).flatMap((spec) => Object.values(spec.methods).map((op) => op.progress)));
 
 /** @type {Map<number, { kind: string, object: any }>} */
 const objects = new Map();
@@ -38,7 +41,10 @@ function get(id, where) {
  * @typedef {{ result?: any, state?: any }} Answer
  */
 
-/** @type {Record<string, (...args: any[]) => Answer | Promise<Answer>>} */
+/**
+ * Each handler runs with `this` = { id }: the request it answers.
+ * @type {Record<string, (this: { id: number }, ...args: any[]) => Answer | Promise<Answer>>}
+ */
 const handlers = {
   async init(cache) {
     const info = await mm.init({ onProgress: (progress) => scope.postMessage({ type: "progress", progress }), cache });
@@ -54,9 +60,14 @@ const handlers = {
     objects.set(id, { kind, object });
     return { result: CLASSES[kind].state(object) };
   },
-  call(id, method, args) {
+  call(id, method, args, withProgress = false) {
     const { kind, object } = get(id, method);
     if (!CALLABLE[kind].has(method)) throw new Error(`${kind}.${method}: not a method the worker runs`);
+    if (withProgress && PROGRESS.has(method)) {
+      const request = this.id; // the page's call that reports the progress
+      args = [...args, (/** @type {number} */ done, /** @type {number} */ total) =>
+        scope.postMessage({ type: "progress", id: request, progress: { done, total } })];
+    }
     const result = object[method](...args);
     const op = CLASSES[kind].methods[method];
     return op?.changesState ? { result, state: CLASSES[kind].state(object) } : { result };
@@ -95,7 +106,7 @@ scope.onmessage = async (/** @type {MessageEvent} */ { data }) => {
   const { id, op, args } = data;
   try {
     if (!Object.hasOwn(handlers, op)) throw new Error(`unknown operation ${op}`);
-    const { result, state } = await handlers[op](...args);
+    const { result, state } = await handlers[op].apply({ id }, args);
     scope.postMessage({ id, ok: true, result, state }, transferablesOf(result));
   } catch (error) {
     scope.postMessage({ id, ok: false, error: encodeError(error) });

@@ -7,6 +7,7 @@ import {
   FeedForward,
   MAX_WEIGHT_FILE_BYTES,
   MiniModel,
+  TextEmbedder,
   cosineSimilarity,
   createWorker,
   debugStats,
@@ -62,7 +63,22 @@ async function main(): Promise<Record<string, unknown>> {
   index.add(rows);
   const found: { indices: Int32Array; scores: Float32Array } = index.search([1, 0.1, 0], 2);
   const indexShape: [number, number] = [index.dim, index.size];
+  const saved = index.toBytes(); // Uint8Array<ArrayBuffer>: a Blob part
+  const reloaded: EmbeddingIndex = EmbeddingIndex.fromBytes(saved);
+  const fromBlob: EmbeddingIndex = await EmbeddingIndex.load(new Blob([saved]));
+  const reloadedSame = reloaded.search([1, 0.1, 0], 2).indices[0] === found.indices[0] && fromBlob.size === 3;
+  reloaded.dispose();
+  fromBlob.dispose();
   index.dispose();
+
+  const embedder: TextEmbedder = await TextEmbedder.load();
+  const embedded: Float32Array = embedder.embed(["The weather is lovely today.", "It's so sunny outside!"]);
+  const one: Float32Array = embedder.embed("He drove to the stadium.");
+  const tokens: Int32Array = embedder.tokenize("Hello world");
+  const embedderShape: [number, number] = [embedder.dim, embedder.maxTokens];
+  let similarity = 0;
+  for (let d = 0; d < embedder.dim; d++) similarity += embedded[d] * embedded[embedder.dim + d];
+  embedder.dispose();
 
   const cos: number = cosineSimilarity([1, 0], [1, 1]);
   const unit: Float32Array = normalizeRows([3, 4], 2);
@@ -93,6 +109,10 @@ async function main(): Promise<Record<string, unknown>> {
     void new MiniModel(1, 1).predict("1");
     // @ts-expect-error -- a remote call takes options last, not a second input
     void remote.predict([1, 2, 3, 4], [5]);
+    // @ts-expect-error -- a TextEmbedder is loaded, never constructed
+    void new TextEmbedder();
+    // @ts-expect-error -- texts are strings
+    void embedder.embed([1, 2]);
   };
   void typeErrors;
   await remote.dispose();
@@ -112,7 +132,21 @@ async function main(): Promise<Record<string, unknown>> {
   await remoteIndex.add(rows);
   const remoteFound: { indices: Int32Array; scores: Float32Array } = await remoteIndex.search([1, 0.1, 0], 2);
   const remoteIndexSize: number = remoteIndex.size;
+  const remoteSaved = await remoteIndex.toBytes();
+  const remoteReloaded = await worker.loadIndex(remoteSaved);
+  const remoteReloadedSize: number = remoteReloaded.size;
+  await remoteReloaded.dispose();
   await remoteIndex.dispose();
+
+  const remoteEmbedder = await worker.loadTextEmbedder();
+  const progress: number[] = [];
+  const remoteEmbedded: Float32Array = await remoteEmbedder.embed(["The weather is lovely today.", "It's so sunny outside!"], {
+    onProgress: ({ done, total }) => progress.push(done / total),
+    signal: controller.signal,
+  });
+  const remoteTokens: Int32Array = await remoteEmbedder.tokenize("Hello world");
+  const remoteEmbedderDim: number = remoteEmbedder.dim + remoteEmbedder.maxTokens;
+  await remoteEmbedder.dispose();
 
   const remoteCos: number = await worker.cosineSimilarity([1, 0], [1, 1]);
   const remoteUnit: Float32Array = await worker.normalizeRows([3, 4], 2);
@@ -135,6 +169,9 @@ async function main(): Promise<Record<string, unknown>> {
     remoteFound: [[...remoteFound.indices], [...remoteFound.scores]], remoteIndexSize, remoteCos,
     remoteUnit: [...remoteUnit], remoteSoftmax: [...remoteSoftmax], counters, workerObjects: workerStats.objects,
     workerInfo, workerMaxDim: workerLimits?.maxDim, batching, maxFileBytes: MAX_WEIGHT_FILE_BYTES,
+    reloadedSame, similarity, oneLength: one.length, tokens: [...tokens], embedderShape,
+    remoteReloadedSize, remoteSimilarity: [...remoteEmbedded.slice(0, 3)], embeddedStart: [...embedded.slice(0, 3)],
+    progress, remoteTokens: [...remoteTokens], remoteEmbedderDim,
   };
 }
 
