@@ -59,11 +59,13 @@ setup_venv() {  # $1: the requirements file (build: numpy and scikit-learn; dev:
 
 setup_test_tools() {
   # Debian's Chromium, which Playwright drives (never `playwright install`, which downloads
-  # a browser), and clang + lld, with which the tests recompile the WebAssembly kernels.
+  # a browser), and clang + lld (14 and 19), with which the build compiles the WebAssembly kernels.
   local missing=() sudo=""
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v clang >/dev/null || missing+=(clang)
   command -v wasm-ld >/dev/null || missing+=(lld)
+  command -v clang-19 >/dev/null || missing+=(clang-19)   # the relaxed-SIMD kernels
+  command -v wasm-ld-19 >/dev/null || missing+=(lld-19)
   command -v cc >/dev/null || missing+=(gcc)
   [ ${#missing[@]} -eq 0 ] && return
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

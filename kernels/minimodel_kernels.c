@@ -17,6 +17,17 @@ typedef float f4 __attribute__((vector_size(16)));
 typedef float f4u __attribute__((vector_size(16), aligned(4)));
 
 #define EXPORT __attribute__((visibility("default")))
+
+/* acc += a * b, lane by lane. With relaxed SIMD (the kernels' second build, clang
+ * -mrelaxed-simd) this is f32x4.relaxed_madd: a fused multiply-add where the machine has
+ * one (one rounding instead of two), an unfused one elsewhere. Every accumulation below goes
+ * through MADD in the same order whatever the batch, so a row's result stays independent
+ * of its batch in both builds; the builds differ from each other only by that rounding. */
+#if defined(__wasm_relaxed_simd__)
+#define MADD(acc, a, b) ((acc) = __builtin_wasm_relaxed_madd_f32x4((a), (b), (acc)))
+#else
+#define MADD(acc, a, b) ((acc) += (a) * (b))
+#endif
 #define LOAD(p) (*(const f4u *)(p))
 #define STORE(p, v) (*(f4u *)(p) = (v))
 
@@ -140,10 +151,10 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
             for (int k = 0; k < K; k++) {
                 f4 wl = LOAD(panel + (size_t)k * 8), wh = LOAD(panel + (size_t)k * 8 + 4);
                 f4 v0 = splat(x0[k]), v1 = splat(x1[k]), v2 = splat(x2[k]), v3 = splat(x3[k]);
-                a0 += v0 * wl; a1 += v0 * wh;
-                b0 += v1 * wl; b1 += v1 * wh;
-                c0 += v2 * wl; c1 += v2 * wh;
-                d0 += v3 * wl; d1 += v3 * wh;
+                MADD(a0, v0, wl); MADD(a1, v0, wh);
+                MADD(b0, v1, wl); MADD(b1, v1, wh);
+                MADD(c0, v2, wl); MADD(c1, v2, wh);
+                MADD(d0, v3, wl); MADD(d1, v3, wh);
             }
             store_row(Y + (size_t)m * N, n0, N, b, a0, a1, act);
             store_row(Y + (size_t)(m + 1) * N, n0, N, b, b0, b1, act);
@@ -162,10 +173,10 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
             f4 a0 = splat(0), a1 = a0, b0 = a0, b1 = a0;
             for (int k = 0; k < K; k++) {
                 f4 v = splat(x[k]);
-                a0 += v * LOAD(p + (size_t)k * 8);
-                a1 += v * LOAD(p + (size_t)k * 8 + 4);
-                b0 += v * LOAD(q + (size_t)k * 8);
-                b1 += v * LOAD(q + (size_t)k * 8 + 4);
+                MADD(a0, v, LOAD(p + (size_t)k * 8));
+                MADD(a1, v, LOAD(p + (size_t)k * 8 + 4));
+                MADD(b0, v, LOAD(q + (size_t)k * 8));
+                MADD(b1, v, LOAD(q + (size_t)k * 8 + 4));
             }
             store_row(Y + (size_t)m * N, n0, N, b, a0, a1, act);
             store_row(Y + (size_t)m * N, n0 + 8, N, b, b0, b1, act);
@@ -175,8 +186,8 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
             f4 a0 = splat(0), a1 = a0;
             for (int k = 0; k < K; k++) {
                 f4 v = splat(x[k]);
-                a0 += v * LOAD(p + (size_t)k * 8);
-                a1 += v * LOAD(p + (size_t)k * 8 + 4);
+                MADD(a0, v, LOAD(p + (size_t)k * 8));
+                MADD(a1, v, LOAD(p + (size_t)k * 8 + 4));
             }
             store_row(Y + (size_t)m * N, n0, N, b, a0, a1, act);
         }
@@ -207,7 +218,7 @@ EXPORT void mm_attention(const float *qkv, const int *lengths, float *ctx, float
                 for (int j = 0; j < len; j++) {
                     const float *k = rows + (size_t)j * stride + D + h * Dh;
                     f4 acc = splat(0);
-                    for (int d = 0; d < Dh; d += 4) acc += LOAD(q + d) * LOAD(k + d);
+                    for (int d = 0; d < Dh; d += 4) MADD(acc, LOAD(q + d), LOAD(k + d));
                     float score = hsum(acc * scale);
                     scratch[j] = score;
                     if (score > top) top = score;
@@ -228,7 +239,7 @@ EXPORT void mm_attention(const float *qkv, const int *lengths, float *ctx, float
                 float *o = out + (size_t)i * D + h * Dh;
                 for (int d = 0; d < Dh; d += 4) {
                     f4 acc = splat(0);
-                    for (int jj = 0; jj < len; jj++) acc += splat(scratch[jj]) * LOAD(rows + (size_t)jj * stride + 2 * D + h * Dh + d);
+                    for (int jj = 0; jj < len; jj++) MADD(acc, splat(scratch[jj]), LOAD(rows + (size_t)jj * stride + 2 * D + h * Dh + d));
                     STORE(o + d, acc * inverse);
                 }
             }
@@ -296,7 +307,7 @@ EXPORT double mm_cosine(const float *a, const float *b, int n) {
 static inline float row_score(const float *x, const float *q, int dim) {
     f4 s = splat(0);
     int d = 0;
-    for (; d + 4 <= dim; d += 4) s += LOAD(x + d) * LOAD(q + d);
+    for (; d + 4 <= dim; d += 4) MADD(s, LOAD(x + d), LOAD(q + d));
     float t = hsum(s);
     for (; d < dim; d++) t += x[d] * q[d];
     return t;
@@ -311,10 +322,10 @@ EXPORT void mm_scores(const float *rows, const float *q, float *scores, int n, i
         int d = 0;
         for (; d + 4 <= dim; d += 4) {
             f4 v = LOAD(q + d);
-            s0 += LOAD(r0 + d) * v;
-            s1 += LOAD(r1 + d) * v;
-            s2 += LOAD(r2 + d) * v;
-            s3 += LOAD(r3 + d) * v;
+            MADD(s0, LOAD(r0 + d), v);
+            MADD(s1, LOAD(r1 + d), v);
+            MADD(s2, LOAD(r2 + d), v);
+            MADD(s3, LOAD(r3 + d), v);
         }
         float t0 = hsum(s0), t1 = hsum(s1), t2 = hsum(s2), t3 = hsum(s3);
         for (; d < dim; d++) {
@@ -342,10 +353,10 @@ EXPORT void mm_scores_bf16(const unsigned short *rows, const float *qp, float *s
             f4 qe = LOAD(qp + d), qo = LOAD(qp + d + 4);
             u4 v0 = *(const u4u *)(r0 + d), v1 = *(const u4u *)(r1 + d);
             u4 v2 = *(const u4u *)(r2 + d), v3 = *(const u4u *)(r3 + d);
-            a0 += (f4)(v0 << 16) * qe; a1 += (f4)(v0 & high) * qo;
-            b0 += (f4)(v1 << 16) * qe; b1 += (f4)(v1 & high) * qo;
-            c0 += (f4)(v2 << 16) * qe; c1 += (f4)(v2 & high) * qo;
-            d0 += (f4)(v3 << 16) * qe; d1 += (f4)(v3 & high) * qo;
+            MADD(a0, (f4)(v0 << 16), qe); MADD(a1, (f4)(v0 & high), qo);
+            MADD(b0, (f4)(v1 << 16), qe); MADD(b1, (f4)(v1 & high), qo);
+            MADD(c0, (f4)(v2 << 16), qe); MADD(c1, (f4)(v2 & high), qo);
+            MADD(d0, (f4)(v3 << 16), qe); MADD(d1, (f4)(v3 & high), qo);
         }
         scores[i] = hsum(a0 + a1); scores[i + 1] = hsum(b0 + b1);
         scores[i + 2] = hsum(c0 + c1); scores[i + 3] = hsum(d0 + d1);
@@ -355,8 +366,8 @@ EXPORT void mm_scores_bf16(const unsigned short *rows, const float *qp, float *s
         f4 a0 = splat(0), a1 = a0;
         for (int d = 0; d < dim; d += 8) {
             u4 v = *(const u4u *)(r + d);
-            a0 += (f4)(v << 16) * LOAD(qp + d);
-            a1 += (f4)(v & high) * LOAD(qp + d + 4);
+            MADD(a0, (f4)(v << 16), LOAD(qp + d));
+            MADD(a1, (f4)(v & high), LOAD(qp + d + 4));
         }
         scores[i] = hsum(a0 + a1);
     }

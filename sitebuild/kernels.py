@@ -2,9 +2,11 @@
 
 A kernel *variant* is one C source compiled by one compiler with one set of flags into one
 library inside the wheel, with a committed copy and its record (kernels/*.wasm and
-*.wasm.json) for machines without that compiler. Today there is one variant (wasm32 with
-SIMD128); a second (say relaxed SIMD, by clang-19 -mrelaxed-simd, shipped as
-minimodel/libminimodel_kernels_relaxed.so) is one more entry in VARIANTS.
+*.wasm.json) for machines without that compiler. Two variants: SIMD128 (clang 14, the
+one Pyodide loads with the package, as every .so of it), and relaxed SIMD (clang-19
+-mrelaxed-simd: fused multiply-adds), shipped as minimodel/kernels_relaxed.wasm — not a
+.so, so Pyodide does not load it on its own: the library loads it when the browser
+validates relaxed SIMD (init's `kernels` option).
 
 A normal build never writes a tracked file:
   * with the variant's compiler and wasm-ld, it compiles into .cache/kernels/, keyed by the
@@ -60,6 +62,16 @@ VARIANTS = [
         committed=KERNELS_DIR / "minimodel_kernels.wasm",
         # The name is not importable, so it never shadows the module _kernels.py.
         wheel_path="minimodel/libminimodel_kernels.so",
+    ),
+    Variant(
+        name="relaxed-simd",
+        source=KERNELS_DIR / "minimodel_kernels.c",
+        compiler="clang-19",
+        # clang 19 calls memcpy/memset for small arrays unless bulk memory does it inline.
+        flags=(*SIMD128_FLAGS, "-mrelaxed-simd", "-mbulk-memory"),
+        committed=KERNELS_DIR / "minimodel_kernels_relaxed.wasm",
+        wheel_path="minimodel/kernels_relaxed.wasm",
+        linker="wasm-ld-19",
     ),
 ]
 CACHE = config.CACHE / "kernels"
@@ -135,7 +147,8 @@ def kernel(variant: Variant, cache: Path = CACHE, which: Which = shutil.which) -
     if not variant.committed.exists() or record.get("source_sha256") != sha256(source):
         raise BuildError(
             f"{shown(variant.source)} changed since {shown(variant.committed)} was built; "
-            f"install clang and lld (apt-get install clang lld) and run `python build.py kernels`"
+            f"install {variant.compiler} and {variant.linker} (apt-get install clang lld clang-19 lld-19) "
+            "and run `python build.py kernels`"
         )
     data = variant.committed.read_bytes()
     if sha256(data) != record.get("wasm_sha256"):
@@ -148,7 +161,7 @@ def refresh_committed(variant: Variant, which: Which = shutil.which) -> bool:
     tools = toolchain(variant, which)
     if not tools:
         raise BuildError(f"`build.py kernels` needs {variant.compiler} and {variant.linker} "
-                         "(apt-get install clang lld)")
+                         "(apt-get install clang lld clang-19 lld-19)")
     compiler, version = tools
     data = compile_variant(variant, compiler)
     source = variant.source.read_bytes()

@@ -29,6 +29,11 @@ from typing import Any
 import numpy as np
 
 _DEFAULT_PATH = Path(__file__).with_name("libminimodel_kernels.so")
+#: The browser build with relaxed SIMD (fused multiply-adds): loaded by the JS library when
+#: the browser validates relaxed SIMD (Pyodide loads only the package's .so files itself).
+RELAXED_PATH = Path(__file__).with_name("kernels_relaxed.wasm")
+#: The kernel builds by name, as init({ kernels }) names them.
+BUILDS = {"simd128": _DEFAULT_PATH, "relaxed-simd": RELAXED_PATH}
 
 _F32 = np.dtype(np.float32)
 _U16 = np.dtype(np.uint16)
@@ -192,6 +197,13 @@ _active: Kernels | None = None
 def active() -> Kernels | None:
     """The kernels in use, or ``None`` when numpy does the work."""
     return _active
+
+
+def build() -> str:
+    """Which kernels run: "relaxed-simd", "simd128", "numpy" (none), or "custom" (another library)."""
+    if _active is None:
+        return "numpy"
+    return next((name for name, path in BUILDS.items() if str(path) == _active.path), "custom")
 
 
 def use(path: str | os.PathLike | None) -> Kernels | None:

@@ -37,6 +37,9 @@ __all__ = [
     "normalize_scratch",
     "softmax_scratch",
     "kernels_active",
+    "kernel_build",
+    "kernel_path",
+    "use_kernels",
     "copy_from_js",
     "assign_from_js",
     "MAX_DIM",
@@ -278,6 +281,24 @@ def normalize_scratch(length: int, dim: int) -> None:
 def kernels_active() -> bool:
     """Whether the compiled (WebAssembly SIMD) kernels are in use."""
     return _kernels.active() is not None
+
+
+def kernel_build() -> str:
+    """Which kernels run: "relaxed-simd", "simd128" or "numpy"."""
+    return _kernels.build()
+
+
+def kernel_path(build: str) -> str:
+    """Where the package keeps a kernel build's library (the JS loader preloads it)."""
+    return str(_kernels.BUILDS[build])
+
+
+def use_kernels(build: str) -> str:
+    """Switch to a kernel build ("relaxed-simd" only once JS has preloaded its library) or
+    to numpy alone ("numpy"); returns the build in use. Models re-pack their weights and
+    rebind their per-call paths on their next call (they check which kernels are active)."""
+    _kernels.use(None if build == "numpy" else _kernels.BUILDS[build])
+    return _kernels.build()
 
 
 def softmax_scratch(length: int) -> None:

@@ -109,18 +109,18 @@ def test_nothing_in_dist_references_a_cdn(dist):
 
 
 def test_minimodel_wheel_is_reproducible_and_complete(dist):
-    (variant,) = kernels.VARIANTS
-    library, _ = kernels.kernel(variant)
-    name, data = minimodel_wheel.build_wheel({variant.wheel_path: library})
+    libraries = {variant.wheel_path: kernels.kernel(variant)[0] for variant in kernels.VARIANTS}
+    name, data = minimodel_wheel.build_wheel(libraries)
     assert name == "minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl"
-    assert minimodel_wheel.build_wheel({variant.wheel_path: library})[1] == data
+    assert minimodel_wheel.build_wheel(libraries)[1] == data
     assert (dist / "lib" / name).read_bytes() == bytecode.precompile(name, data)[0]
     with zipfile.ZipFile(io.BytesIO(data)) as wheel:
         names = set(wheel.namelist())
         assert {"minimodel/__init__.py", "minimodel/model.py", "minimodel/similarity.py", "minimodel/jsbridge.py",
                 "minimodel/_checks.py", "minimodel/layers.py", "minimodel/index.py", "minimodel/_kernels.py"} <= names
         assert "Requires-Dist: numpy>=1.24" in wheel.read("minimodel-0.1.0.dist-info/METADATA").decode()
-        assert wheel.read("minimodel/libminimodel_kernels.so") == library
+        assert wheel.read("minimodel/libminimodel_kernels.so") == libraries["minimodel/libminimodel_kernels.so"]
+        assert wheel.read("minimodel/kernels_relaxed.wasm") == libraries["minimodel/kernels_relaxed.wasm"]
         record = wheel.read("minimodel-0.1.0.dist-info/RECORD").decode()
         assert all(n in record for n in names)
 

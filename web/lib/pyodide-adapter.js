@@ -17,6 +17,8 @@
 //                                         count live PyProxies                 (debugStats, leak tests)
 //   _module.HEAPU8                        the wasm heap's size                 (debugStats)
 //   _api.on_fatal                         be told of a fatal error             (onFatalError)
+//   _api.loadDynlib                       load a side module that is not a .so of a package
+//                                         (the relaxed-SIMD kernels)
 
 /** The Pyodide version these internals were read from (node_modules/pyodide, package.json). */
 export const WRITTEN_FOR = "0.27.7";
@@ -90,6 +92,19 @@ export function dynlibRule(pyodide) {
  */
 export async function loadDynlibs(pyodide, fileName, paths) {
   await pyodide._api.loadDynlibsFromPackage({ file_name: fileName }, paths);
+}
+
+/**
+ * Load a WebAssembly side module from Pyodide's file system as loadPackage loads a
+ * package's .so files (compiled asynchronously, linked locally), so that ctypes can open
+ * it afterwards by the same path. Throws with another Pyodide version.
+ * @param {any} pyodide @param {string} path
+ */
+export async function loadSideModule(pyodide, path) {
+  if (!internalsUsable(pyodide.version) || typeof pyodide._api?.loadDynlib !== "function") {
+    throw new Error(`cannot load ${path} with Pyodide ${pyodide.version}`);
+  }
+  await pyodide._api.loadDynlib(path, false);
 }
 
 /**

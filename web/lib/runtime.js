@@ -6,7 +6,8 @@
 // the objects of minimodel.js destroy theirs in dispose().
 
 import { loadRuntime } from "./loader.js";
-import { heapBytes, liveProxies, onFatal, trackProxies } from "./pyodide-adapter.js";
+import { KERNEL_CHOICES, resolveKernels } from "./features.js";
+import { heapBytes, liveProxies, loadSideModule, onFatal, trackProxies } from "./pyodide-adapter.js";
 import { describe, libraryFolder } from "./validate.js";
 
 /** @typedef {import("./loader.js").Progress} Progress */
@@ -19,6 +20,7 @@ import { describe, libraryFolder } from "./validate.js";
  * @property {string} pythonVersion
  * @property {string} numpyVersion
  * @property {boolean} fromCache  whether this start restored the startup cache
+ * @property {string} kernelBuild  the kernels in use: "relaxed-simd", "simd128" or "numpy"
  */
 
 /**
@@ -28,6 +30,10 @@ import { describe, libraryFolder } from "./validate.js";
  * @property {boolean} [cache]  use the startup cache (default true); false neither reads nor writes it
  * @property {string | URL} [baseURL]  the folder the library's files are served from (default:
  *   this module's folder; set it when a bundler moves the module, see README)
+ * @property {"auto" | "relaxed-simd" | "simd128" | "numpy"} [kernels]  which compute kernels
+ *   run behind numpy: "auto" (the default) picks relaxed SIMD (fused multiply-adds) where the
+ *   browser has it, else SIMD128; "numpy" runs none. Given again to a running init(), it
+ *   switches.
  */
 
 /**
@@ -41,6 +47,7 @@ import { describe, libraryFolder } from "./validate.js";
  * @property {Limits} limits
  * @property {RuntimeInfo} info
  * @property {URL} folder  where the library's files are (the shipped model among them)
+ * @property {boolean} [relaxedLoaded]  the relaxed-SIMD kernels' library is loaded
  */
 
 /** @type {Runtime | null} */
@@ -70,21 +77,27 @@ export function init(options = {}) {
   if (options === null || typeof options !== "object") {
     return Promise.reject(new TypeError(`init: options must be an object; received ${describe(options)}`));
   }
-  const { onProgress, cache = true, baseURL } = options;
+  const { onProgress, cache = true, baseURL, kernels } = options;
   if (onProgress !== undefined && typeof onProgress !== "function") {
     return Promise.reject(new TypeError(`init: onProgress must be a function; received ${describe(onProgress)}`));
   }
   if (typeof cache !== "boolean") {
     return Promise.reject(new TypeError(`init: cache must be true or false; received ${describe(cache)}`));
   }
+  if (kernels !== undefined && !KERNEL_CHOICES.includes(/** @type {any} */ (kernels))) {
+    return Promise.reject(new TypeError(`init: kernels must be one of ${KERNEL_CHOICES.map((k) => `"${k}"`).join(", ")}; received ${describe(kernels)}`));
+  }
   let folder;
+  let build;
   try {
     folder = libraryFolder(baseURL, "init");
+    build = resolveKernels(kernels ?? "auto", "init");
   } catch (error) {
     return Promise.reject(error);
   }
   if (runtime) {
     if (lastProgress) onProgress?.(lastProgress);
+    if (kernels !== undefined && build !== runtime.info.kernelBuild) return switchKernels(runtime, build);
     return Promise.resolve(runtime.info);
   }
   if (!loading) lastProgress = null;
@@ -92,7 +105,7 @@ export function init(options = {}) {
     progressListeners.add(onProgress);
     if (lastProgress) onProgress(lastProgress);
   }
-  loading ??= start(cache, folder).finally(() => {
+  loading ??= start(cache, folder, build).finally(() => {
     loading = null;
     progressListeners.clear();
   });
@@ -111,14 +124,17 @@ function report(progress) {
   }
 }
 
-/** @param {boolean} useCache @param {URL} folder @returns {Promise<RuntimeInfo>} */
-async function start(useCache, folder) {
+/**
+ * @param {boolean} useCache @param {URL} folder @param {"relaxed-simd" | "simd128" | "numpy"} build
+ * @returns {Promise<RuntimeInfo>}
+ */
+async function start(useCache, folder, build) {
   const { pyodide, fromCache } = await loadRuntime(folder, report, { useCache });
   trackProxies(pyodide);
   // The module proxy and the attribute proxies borrowed from it live for the session.
   const bridge = pyodide.pyimport("minimodel.jsbridge");
   const names = ["ModelSession", "IndexSession", "TextSession", "cosine_scratch", "normalize_scratch", "softmax_scratch",
-    "kernels_active"];
+    "kernels_active", "kernel_build", "kernel_path", "use_kernels"];
   const py = Object.fromEntries(names.map((name) => [name, bridge[name]]));
   py.newMiniModel = py.ModelSession.mini;
   py.newFeedForward = py.ModelSession.feed_forward;
@@ -141,13 +157,30 @@ async function start(useCache, folder) {
       pythonVersion: pyodide.runPython("import sys; sys.version.split()[0]"),
       numpyVersion: pyodide.runPython("import numpy; numpy.__version__"),
       fromCache,
+      kernelBuild: py.kernel_build(),
     },
   };
+  await switchKernels(state, build);
   // Pyodide calls this when the interpreter can no longer be trusted (a wasm trap, an
   // abort): from then on every call fails clearly until init() starts a new runtime.
   onFatal(pyodide, (/** @type {unknown} */ error) => markFatal(state, error));
   runtime = state;
   crash = null;
+  return state.info;
+}
+
+/**
+ * Run another kernel build: the relaxed-SIMD library is loaded the first time (Pyodide
+ * loads only the SIMD128 one with the package), then Python switches.
+ * @param {Runtime} state @param {"relaxed-simd" | "simd128" | "numpy"} build
+ * @returns {Promise<RuntimeInfo>}
+ */
+async function switchKernels(state, build) {
+  if (build === "relaxed-simd" && !state.relaxedLoaded) {
+    await loadSideModule(state.pyodide, state.py.kernel_path(build));
+    state.relaxedLoaded = true;
+  }
+  state.info = { ...state.info, kernelBuild: callPython("init", state.py.use_kernels, build) };
   return state.info;
 }
 
@@ -340,6 +373,7 @@ export function getPyodide() {
  *   (null when this Pyodide version cannot count them)
  * @property {number} heapBytes  the WebAssembly heap's size
  * @property {boolean} kernels   whether the SIMD kernels are in use
+ * @property {string} kernelBuild  which: "relaxed-simd", "simd128" or "numpy"
  */
 
 /**
@@ -349,5 +383,8 @@ export function getPyodide() {
  */
 export function debugStats() {
   const rt = ready("debugStats");
-  return { liveProxies: liveProxies(rt.pyodide), heapBytes: heapBytes(rt.pyodide), kernels: rt.py.kernels_active() };
+  return {
+    liveProxies: liveProxies(rt.pyodide), heapBytes: heapBytes(rt.pyodide), kernels: rt.py.kernels_active(),
+    kernelBuild: rt.py.kernel_build(),
+  };
 }

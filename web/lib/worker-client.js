@@ -6,6 +6,7 @@
 
 import { CLASSES, FUNCTIONS } from "./api.js";
 import { REMOTE_CLASSES, checkOptions, prepareArgs } from "./remote.js";
+import { KERNEL_CHOICES, resolveKernels } from "./features.js";
 import { Transport } from "./transport.js";
 import { checkSize, describe, libraryFolder } from "./validate.js";
 import { readWeightSource } from "./weight-source.js";
@@ -48,6 +49,8 @@ import { readWeightSource } from "./weight-source.js";
  * @property {boolean} [cache]  use the startup cache (default true)
  * @property {string | URL} [baseURL]  the folder the library's files (worker.js among them) are
  *   served from (default: this module's folder; set it when a bundler moves the module)
+ * @property {"auto" | "relaxed-simd" | "simd128" | "numpy"} [kernels]  as for init(); "auto" is
+ *   decided here, so the worker runs what this page would
  */
 
 /**
@@ -71,7 +74,7 @@ export async function createWorker(options = {}) {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`createWorker: options must be an object; received ${describe(options)}`);
   }
-  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 0, cache = true, baseURL } = options;
+  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 0, cache = true, baseURL, kernels = "auto" } = options;
   for (const [name, value] of [["onProgress", onProgress], ["onCrash", onCrash]]) {
     if (value !== undefined && typeof value !== "function") {
       throw new TypeError(`createWorker: ${name} must be a function; received ${describe(value)}`);
@@ -85,14 +88,21 @@ export async function createWorker(options = {}) {
     throw new TypeError(`createWorker: cache must be true or false; received ${describe(cache)}`);
   }
   const folder = libraryFolder(baseURL, "createWorker");
-  const client = new WorkerClient({ onProgress, onCrash, maxBatchSize, batchTimeoutMs, cache, folder });
+  if (!KERNEL_CHOICES.includes(kernels)) {
+    throw new TypeError(`createWorker: kernels must be one of ${KERNEL_CHOICES.map((k) => `"${k}"`).join(", ")}; received ${describe(kernels)}`);
+  }
+  const build = resolveKernels(kernels, "createWorker");
+  const client = new WorkerClient({ onProgress, onCrash, maxBatchSize, batchTimeoutMs, cache, folder, build });
   await client._transport.ensure("createWorker");
   return client;
 }
 
 /** The page's handle on one worker. */
 export class WorkerClient {
-  /** @param {Required<Pick<WorkerOptions, "maxBatchSize" | "batchTimeoutMs" | "cache">> & WorkerOptions & { folder: URL }} options */
+  /**
+   * @param {Required<Pick<WorkerOptions, "maxBatchSize" | "batchTimeoutMs" | "cache">> & WorkerOptions
+   *   & { folder: URL, build: string }} options
+   */
   constructor(options) {
     /** @private */
     this._options = options;
@@ -128,7 +138,7 @@ export class WorkerClient {
    * @private @param {Transport} transport @param {any} worker
    */
   async _start(transport, worker) {
-    const { result } = await transport.requestTo(worker, "createWorker", "init", () => [[this._options.cache], []]);
+    const { result } = await transport.requestTo(worker, "createWorker", "init", () => [[this._options.cache, this._options.build], []]);
     this._info = result.info;
     this._limits = result.limits;
     for (const object of this._objects.values()) {

@@ -46,8 +46,8 @@ function get(id, where) {
  * @type {Record<string, (this: { id: number }, ...args: any[]) => Answer | Promise<Answer>>}
  */
 const handlers = {
-  async init(cache) {
-    const info = await mm.init({ onProgress: (progress) => scope.postMessage({ type: "progress", progress }), cache });
+  async init(cache, kernels) {
+    const info = await mm.init({ onProgress: (progress) => scope.postMessage({ type: "progress", progress }), cache, kernels });
     return { result: { info, limits: mm.limits() } };
   },
   create(id, kind, args) {
