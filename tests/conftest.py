@@ -129,9 +129,11 @@ IDLE_FRAME_GAPS = """() => new Promise((resolve) => {
 
 
 def frame_gap_limit(page) -> float:
-    """The longest frame gap a responsive page may show now: 50 ms, or on a loaded machine
-    twice the longest gap of the same page doing nothing, measured just before."""
-    return max(50.0, 2 * max(page.evaluate(IDLE_FRAME_GAPS)))
+    """The longest frame gap a responsive page may show now: 100 ms, or on a loaded machine
+    three times the longest gap of the same page doing nothing, measured just before. (A
+    blocked page shows gaps as long as the computation: a second and more here; a quiet
+    machine shows under 50 ms; the margin is for other processes competing for the cores.)"""
+    return max(100.0, 3 * max(page.evaluate(IDLE_FRAME_GAPS)))
 
 
 def assert_responsive(page, measure, attempts: int = 3, limit: float | None = None) -> None:

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 
+import { balancedRanges } from "../../web/lib/pool.js";
 import { createWorker } from "../../web/lib/worker-client.js";
 import { encodeError, transferablesOf } from "../../web/lib/protocol.js";
 
@@ -40,6 +41,29 @@ class FakeModel {
   }
 }
 
+/** An EmbeddingIndex in JS: unit rows, dot-product scores, ties to the lower index. */
+class FakeIndex {
+  constructor(dim) {
+    this.dim = dim;
+    this.rows = [];
+  }
+  get size() {
+    return this.rows.length;
+  }
+  add(vectors) {
+    for (let r = 0; r < vectors.length / this.dim; r++) {
+      const row = Array.from(vectors.slice(r * this.dim, (r + 1) * this.dim));
+      const norm = Math.hypot(...row) || 1;
+      this.rows.push(Float32Array.from(row, (v) => v / norm));
+    }
+  }
+  search(query, k) {
+    const scores = this.rows.map((row) => Math.fround(row.reduce((s, v, d) => s + v * query[d], 0)));
+    const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b).slice(0, k);
+    return { indices: Int32Array.from(order), scores: Float32Array.from(order, (i) => scores[i]) };
+  }
+}
+
 /** Every fake worker made, in order. */
 let workers = [];
 
@@ -68,12 +92,19 @@ class FakeWorker {
       let result, state;
       if (op === "init") result = { info: { pyodideVersion: "fake" }, limits: LIMITS };
       else if (op === "create") {
-        const [objectId, , [i, o]] = args;
-        this.objects.set(objectId, new FakeModel(i, o));
-        result = { sizes: [i, o] };
+        const [objectId, kind, [i, o]] = args;
+        if (kind === "EmbeddingIndex") {
+          this.objects.set(objectId, new FakeIndex(i));
+          result = { dim: i, size: 0 };
+        } else {
+          this.objects.set(objectId, new FakeModel(i, o));
+          result = { sizes: [i, o] };
+        }
       } else if (op === "call") {
         const [objectId, method, callArgs] = args;
-        result = this.objects.get(objectId)[method](...callArgs);
+        const object = this.objects.get(objectId);
+        result = object[method](...callArgs);
+        if (object instanceof FakeIndex && method === "add") state = { dim: object.dim, size: object.size };
       } else if (op === "dispose") this.objects.delete(args[0]);
       else if (op === "busy") await new Promise((resolve) => (this.busyTimer = setTimeout(resolve, args[0])));
       else if (op === "crash") {
@@ -212,4 +243,77 @@ test("createWorker checks its options", async () => {
   await assert.rejects(createWorker({ batchTimeoutMs: -1 }), { message: "createWorker: batchTimeoutMs must be a Number from 0 to 60000; received number -1" });
   await assert.rejects(createWorker({ cache: "yes" }), { message: 'createWorker: cache must be true or false; received string "yes"' });
   await assert.rejects(createWorker(null), { name: "TypeError" });
+});
+
+test("balanced ranges cover every item once, in order, with about equal weight", () => {
+  assert.deepEqual(balancedRanges([1, 1, 1, 1, 1, 1, 1], 3), [[0, 2], [2, 5], [5, 7]]);
+  assert.deepEqual(balancedRanges([1, 1], 4), [[0, 1], [1, 2]]);
+  assert.deepEqual(balancedRanges([10, 1, 1, 1, 1], 2), [[0, 1], [1, 5]]);
+  assert.deepEqual(balancedRanges([], 2), []);
+  for (let n = 0; n < 40; n++) {
+    for (const parts of [1, 2, 3, 5]) {
+      const ranges = balancedRanges(new Array(n).fill(1), parts);
+      assert.deepEqual(ranges.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i)), [...Array(n).keys()]);
+      assert.ok(ranges.length <= parts);
+    }
+  }
+});
+
+test("with several workers a model lives in each: loads go to all, batches split, calls spread", async () => {
+  const client = await createWorker({ workers: 3 });
+  assert.equal(client.workers, 3);
+  const model = await client.createModel(2, 1);
+  await model.loadWeights([1, 10]);
+  const rows = Array.from({ length: 10 }, (_, r) => [r, 1]);
+  const batch = await model.predictBatch(rows.flat(), 10);
+  assert.deepEqual(Array.from(batch), rows.map(([a, b]) => a + 10 * b));
+  const singles = await Promise.all(rows.map((x) => model.predict(x)));
+  assert.deepEqual(singles.map((y) => y[0]), Array.from(batch));
+  for (const worker of workers) {
+    const calls = worker.received.filter((m) => m.op === "call").map((m) => m.args[1]);
+    assert.ok(calls.includes("loadWeights"), "every worker loaded the weights");
+    assert.ok(calls.includes("predictBatch"), "every worker computed part of the batch");
+    assert.ok(calls.includes("_predictRows"), "single calls were spread");
+  }
+  const stats = client.stats();
+  assert.equal(stats.workers.length, 3);
+  assert.equal(stats.requests, stats.workers.reduce((n, w) => n + w.requests, 0));
+  await assert.rejects(model.predictBatch([1, 2, 3], 2), {
+    message: "MiniModel.predictBatch: inputs must have length 4 (batch x inputSize = 2 x 2); received length 3",
+  });
+  await model.dispose();
+  await assert.rejects(model.predict([1, 1]), { message: "MiniModel.predict: this model has been disposed" });
+  await client.terminate();
+});
+
+test("a sharded index searches exactly as one index, ties included", async () => {
+  const one = await createWorker();
+  const three = await createWorker({ workers: 3 });
+  const single = await one.createIndex(2);
+  const sharded = await three.createIndex(2);
+  // Many exact ties (repeated rows), added in uneven parts.
+  const directions = [[1, 0], [0, 1], [1, 1], [1, -1], [2, 0]];
+  const data = Array.from({ length: 40 }, (_, i) => directions[(i * 7) % directions.length]);
+  for (const [start, end] of [[0, 3], [3, 4], [4, 25], [25, 40]]) {
+    const part = data.slice(start, end).flat();
+    await single.add(part);
+    await sharded.add(part);
+  }
+  assert.equal(sharded.size, 40);
+  for (const query of [[1, 0], [0, 1], [1, 1], [-1, 0.5]]) {
+    for (const k of [1, 3, 8, 17, 40, 100]) {
+      const a = await single.search(query, k);
+      const b = await sharded.search(query, k);
+      assert.deepEqual(Array.from(b.indices), Array.from(a.indices), `query ${query} k ${k}`);
+      assert.deepEqual(Array.from(b.scores), Array.from(a.scores));
+    }
+  }
+  await one.terminate();
+  await three.terminate();
+});
+
+test("createWorker checks its workers option", async () => {
+  await assert.rejects(createWorker({ workers: 0 }), { message: "createWorker: workers must be a positive integer Number; received number 0" });
+  await assert.rejects(createWorker({ workers: 99 }), { message: "createWorker: workers must be at most 8; received 99" });
+  await assert.rejects(createWorker({ workers: "2" }), { name: "RangeError" });
 });

@@ -46,6 +46,16 @@ import {
  * @property {Batching} [batch]  concurrent calls may be merged into one
  * @property {string} [progress]  accepts `{ onProgress }` in a worker: the object's method
  *   that takes a `(done, total) => void` callback after the arguments
+ * @property {Splitting} [split]  with several workers, one call may be split across them
+ */
+
+/**
+ * How one call's work splits across workers (rows of a batch, texts): the parts run in
+ * parallel and their results join in order, equal to what one worker would return.
+ * @typedef {Object} Splitting
+ * @property {(args: any[]) => number[]} weights  each item's share of the work (its row, its text)
+ * @property {(self: any, args: any[], start: number, end: number) => any[]} slice  the arguments of items [start, end)
+ * @property {(parts: any[]) => any} join  the parts' results, in order, as one result
  */
 
 /**
@@ -120,6 +130,17 @@ const predict = {
   },
 };
 
+/** Float32Arrays end to end. @param {Float32Array[]} parts */
+function concatFloat32(parts) {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
 /** predictBatch: `batch` rows, row-major. @type {Operation} */
 const predictBatch = {
   args: ["inputs", "batch"],
@@ -131,6 +152,14 @@ const predictBatch = {
     return [inputs, batch];
   },
   vectors: ["inputs"],
+  split: {
+    weights: ([, batch]) => new Array(batch).fill(1),
+    slice(self, [inputs, batch], start, end) {
+      const n = sizesOf(self)[0];
+      return [Float32Array.from(inputs.slice(start * n, end * n)), end - start];
+    },
+    join: concatFloat32,
+  },
 };
 
 /**
@@ -283,6 +312,11 @@ export const CLASSES = {
           return [list];
         },
         progress: "_embedWithProgress",
+        split: {
+          weights: ([texts]) => texts.map((/** @type {string} */ text) => text.length + 16), // about the work per text
+          slice: (self, [texts], start, end) => [texts.slice(start, end)],
+          join: concatFloat32,
+        },
         batch: {
           method: "_embedRows",
           merge: (self, calls) => [calls.flatMap(([texts]) => texts)],

@@ -19,7 +19,7 @@ import { checkFiniteOutput, describe } from "./validate.js";
 import { readModelFiles, readWeightSource } from "./weight-source.js";
 
 export { debugStats, getPyodide, init, limits, onFatalError } from "./runtime.js";
-export { createWorker, WorkerClient } from "./worker-client.js";
+export { createWorker, MAX_WORKERS, WorkerClient } from "./worker-client.js";
 export { MAX_WEIGHT_FILE_BYTES } from "./weight-source.js";
 
 /** @typedef {import("./types.js").NumericInput} NumericInput */

@@ -76,7 +76,7 @@ export async function readModelFiles(source, where) {
       );
     }
     const at = (/** @type {string} */ file) => new URL(file, folder);
-    const [config, tokenizer, weights, sentenceConfig] = await Promise.all([
+    const [config, tokenizer, weights, sentenceConfig] = await inOrder([
       readWeightSource(at("config.json"), where),
       readWeightSource(at("tokenizer.json"), where),
       readWeightSource(at("model.safetensors"), where),
@@ -94,11 +94,24 @@ export async function readModelFiles(source, where) {
   for (const name of ["config", "tokenizer", "weights"]) {
     if (files[name] === undefined) throw new TypeError(`${where}: source.${name} is missing (config.json, tokenizer.json, model.safetensors)`);
   }
-  const [config, tokenizer, weights, sentenceConfig] = await Promise.all([
+  const [config, tokenizer, weights, sentenceConfig] = await inOrder([
     readWeightSource(files.config, where, "source.config"),
     readWeightSource(files.tokenizer, where, "source.tokenizer"),
     readWeightSource(files.weights, where, "source.weights"),
     files.sentenceConfig === undefined ? null : readWeightSource(files.sentenceConfig, where, "source.sentenceConfig"),
   ]);
-  return { config, tokenizer, weights, sentenceConfig };
+  return { config, tokenizer, weights, sentenceConfig: sentenceConfig ?? null };
+}
+
+/**
+ * Promise.all, but when several fail, the first failure in the list's order wins (so a
+ * message names the same file whichever fetch fails first).
+ * @param {(Promise<Uint8Array> | null)[]} promises
+ * @returns {Promise<Uint8Array[]>}
+ */
+async function inOrder(promises) {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) throw /** @type {PromiseRejectedResult} */ (failed).reason;
+  return settled.map((s) => /** @type {PromiseFulfilledResult<Uint8Array>} */ (s).value);
 }

@@ -5,6 +5,7 @@
 // abort), batcher.js (micro-batching), restore.js (rebuilding objects in a new worker).
 
 import { CLASSES, FUNCTIONS } from "./api.js";
+import { POOLED_CLASSES, ShardedIndex, balancedRanges, readSavedIndex, savedIndex } from "./pool.js";
 import { REMOTE_CLASSES, checkOptions, prepareArgs } from "./remote.js";
 import { KERNEL_CHOICES, resolveKernels } from "./features.js";
 import { Transport } from "./transport.js";
@@ -51,7 +52,22 @@ import { readWeightSource } from "./weight-source.js";
  *   served from (default: this module's folder; set it when a bundler moves the module)
  * @property {"auto" | "relaxed-simd" | "simd128" | "numpy"} [kernels]  as for init(); "auto" is
  *   decided here, so the worker runs what this page would
+ * @property {number | "auto"} [workers]  how many workers (default 1): a positive integer up to
+ *   MAX_WORKERS, or "auto" for navigator.hardwareConcurrency (at most MAX_WORKERS). Each
+ *   worker is a whole Python runtime (see README for the memory it costs).
  */
+
+/** The most workers createWorker() starts: each is a whole Python runtime (~60 MB and up). */
+export const MAX_WORKERS = 8;
+
+/**
+ * @param {unknown} workers
+ * @returns {number}
+ */
+function workerCount(workers) {
+  if (workers === "auto") return Math.max(1, Math.min(MAX_WORKERS, globalThis.navigator?.hardwareConcurrency ?? 1));
+  return checkSize(workers, "workers", "createWorker", MAX_WORKERS);
+}
 
 /**
  * What stats() counts.
@@ -74,7 +90,7 @@ export async function createWorker(options = {}) {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`createWorker: options must be an object; received ${describe(options)}`);
   }
-  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 0, cache = true, baseURL, kernels = "auto" } = options;
+  const { onProgress, onCrash, maxBatchSize = 64, batchTimeoutMs = 0, cache = true, baseURL, kernels = "auto", workers = 1 } = options;
   for (const [name, value] of [["onProgress", onProgress], ["onCrash", onCrash]]) {
     if (value !== undefined && typeof value !== "function") {
       throw new TypeError(`createWorker: ${name} must be a function; received ${describe(value)}`);
@@ -92,63 +108,132 @@ export async function createWorker(options = {}) {
     throw new TypeError(`createWorker: kernels must be one of ${KERNEL_CHOICES.map((k) => `"${k}"`).join(", ")}; received ${describe(kernels)}`);
   }
   const build = resolveKernels(kernels, "createWorker");
-  const client = new WorkerClient({ onProgress, onCrash, maxBatchSize, batchTimeoutMs, cache, folder, build });
-  await client._transport.ensure("createWorker");
+  const count = workerCount(workers);
+  const client = new WorkerClient({ onProgress, onCrash, maxBatchSize, batchTimeoutMs, cache, folder, build, count });
+  await client._startAll();
   return client;
 }
 
-/** The page's handle on one worker. */
-export class WorkerClient {
+/**
+ * One worker of a client: its transport, the objects it holds (to rebuild them in a
+ * replacement worker), what its runtime reported, and what remote objects need of it.
+ */
+class Member {
   /**
-   * @param {Required<Pick<WorkerOptions, "maxBatchSize" | "batchTimeoutMs" | "cache">> & WorkerOptions
-   *   & { folder: URL, build: string }} options
+   * @param {{ folder: URL, build: string, cache: boolean, maxBatchSize: number, batchTimeoutMs: number,
+   *   onProgress?: (p: any) => void, onCrash?: (e: Error) => void }} options
    */
   constructor(options) {
-    /** @private */
-    this._options = options;
-    /** @private @type {Limits | null} */
-    this._limits = null;
-    /** @private @type {RuntimeInfo | null} */
-    this._info = null;
-    /** @private @type {Map<number, RemoteObject>} */
-    this._objects = new Map();
-    /** @private */
-    this._nextObject = 1;
-    /** @internal */
-    this._transport = new Transport({
+    this.options = options;
+    /** @type {Limits | null} */
+    this.limits = null;
+    /** @type {RuntimeInfo | null} */
+    this.info = null;
+    /** @type {Map<number, RemoteObject>} */
+    this.objects = new Map();
+    this.nextObject = 1;
+    this.transport = new Transport({
       // The worker script is the library's own file in that folder (bundlers leave this alone).
       spawn: () => /** @type {any} */ (new Worker(new URL("worker.js", options.folder), { type: "module" })),
-      start: (transport, worker) => this._start(transport, worker),
+      start: (transport, worker) => this.start(transport, worker),
       onProgress: options.onProgress,
       onCrash: options.onCrash,
     });
-    /** @private What remote objects need of this client. @type {import("./remote.js").Client} */
-    this._client = {
-      live: (where) => this._live(where),
-      call: (where, op, makeArgs, options) => this._transport.call(where, op, makeArgs, options),
-      replace: (worker) => this._transport.replace(worker),
-      count: (requests, batched) => this._count(requests, batched),
-      forget: (object) => this._objects.delete(/** @type {any} */ (object)._id),
+    /** What remote objects need of this worker. @type {import("./remote.js").Client} */
+    this.client = {
+      live: (where) => this.live(where),
+      call: (where, op, makeArgs, callOptions) => this.transport.call(where, op, makeArgs, callOptions),
+      replace: (worker) => this.transport.replace(worker),
+      count: (requests, batched) => this.count(requests, batched),
+      forget: (object) => this.objects.delete(/** @type {any} */ (object)._id),
       options: { maxBatchSize: options.maxBatchSize, batchTimeoutMs: options.batchTimeoutMs },
     };
   }
 
   /**
    * A new worker: init, then every live object rebuilt in it.
-   * @private @param {Transport} transport @param {any} worker
+   * @param {Transport} transport @param {any} worker
    */
-  async _start(transport, worker) {
-    const { result } = await transport.requestTo(worker, "createWorker", "init", () => [[this._options.cache, this._options.build], []]);
-    this._info = result.info;
-    this._limits = result.limits;
-    for (const object of this._objects.values()) {
+  async start(transport, worker) {
+    const { result } = await transport.requestTo(worker, "createWorker", "init", () => [[this.options.cache, this.options.build], []]);
+    this.info = result.info;
+    this.limits = result.limits;
+    for (const object of this.objects.values()) {
       for (const [op, makeArgs] of object._restoreSteps()) await transport.requestTo(worker, "restore", op, makeArgs);
     }
   }
 
-  /** Versions of Pyodide, Python and numpy in the worker. @type {RuntimeInfo | null} */
+  /** @param {string} where @returns {Limits} */
+  live(where) {
+    if (this.transport.terminated) throw new Error(`${where}: the worker has been terminated`);
+    return /** @type {Limits} */ (this.limits);
+  }
+
+  /** @param {number} requests @param {boolean} batched */
+  count(requests, batched) {
+    const counters = this.transport.counters;
+    counters.requests += requests;
+    if (batched) {
+      counters.batches++;
+      counters.batchedRequests += requests;
+    }
+  }
+
+  /**
+   * Make an object in this worker from a request that makes it (create or load).
+   * @param {string} kind @param {string} where @param {string} op @param {any[]} args
+   * @returns {Promise<RemoteObject>}
+   */
+  async make(kind, where, op, args) {
+    const id = this.nextObject++;
+    /** @type {import("./restore.js").Step} */
+    const origin = [op, () => [[id, kind, ...args], []]];
+    const { result: state } = await this.transport.call(where, ...origin);
+    const object = new REMOTE_CLASSES[kind](this.client, kind, id, state, origin);
+    this.objects.set(id, object);
+    return object;
+  }
+
+  /** @returns {WorkerStats} */
+  stats() {
+    return { ...this.transport.counters, pending: this.transport.pending.size };
+  }
+}
+
+/**
+ * The page's handle on its workers (one by default; `workers: n` for n of them): every
+ * object it makes lives in each worker (a model, an embedder) or is split over them (an
+ * index), behind the same API (pool.js).
+ */
+export class WorkerClient {
+  /**
+   * @param {Required<Pick<WorkerOptions, "maxBatchSize" | "batchTimeoutMs" | "cache">> & WorkerOptions
+   *   & { folder: URL, build: string, count: number }} options
+   */
+  constructor(options) {
+    /** @private */
+    this._options = options;
+    /** @internal */
+    this._members = Array.from({ length: options.count }, () => new Member(options));
+    /** @private */
+    this._next = 0;
+    /** @private What pooled objects need of this client. @type {import("./pool.js").PoolClient} */
+    this._pool = { live: (where) => this._live(where) };
+  }
+
+  /** @internal Start every worker, in parallel. */
+  async _startAll() {
+    await Promise.all(this._members.map((member) => member.transport.ensure("createWorker")));
+  }
+
+  /** How many workers compute for this client. @type {number} */
+  get workers() {
+    return this._members.length;
+  }
+
+  /** Versions of Pyodide, Python and numpy in the worker(s). @type {RuntimeInfo | null} */
   get info() {
-    return this._info;
+    return this._members[0].info;
   }
 
   /** Whether concurrent predict() calls are merged. @type {boolean} */
@@ -163,41 +248,33 @@ export class WorkerClient {
 
   /** The size limits the worker enforces. @type {Limits | null} */
   get limits() {
-    return this._limits;
+    return this._members[0].limits;
   }
 
   /** @private @param {string} where @returns {Limits} */
   _live(where) {
-    if (this._transport.terminated) throw new Error(`${where}: the worker has been terminated`);
-    return /** @type {Limits} */ (this._limits);
+    return this._members[0].live(where);
   }
 
-  /** @private @param {number} requests @param {boolean} batched */
-  _count(requests, batched) {
-    const counters = this._transport.counters;
-    counters.requests += requests;
-    if (batched) {
-      counters.batches++;
-      counters.batchedRequests += requests;
-    }
+  /** @private @returns {Member} the worker whose turn it is (calls that need only one) */
+  _take() {
+    const member = this._members[this._next];
+    this._next = (this._next + 1) % this._members.length;
+    return member;
   }
 
   /**
-   * Make an object in the worker, from its constructor's arguments.
+   * Make an object in every worker, from its constructor's arguments (an index: its shards).
    * @private @param {string} kind @param {any[]} args @returns {Promise<any>}
    */
   async _create(kind, args) {
     const where = `new ${kind}`;
     const checked = CLASSES[kind].create(this._live(where), args);
-    const id = this._nextObject++;
-    /** @type {import("./restore.js").Step} */
-    const origin = ["create", () => [[id, kind, checked], []]];
-    const { result: state } = await this._transport.call(where, ...origin);
-    return this._adopt(new REMOTE_CLASSES[kind](this._client, kind, id, state, origin));
+    return this._adopt(kind, await Promise.all(this._members.map((m) => m.make(kind, where, "create", [checked]))));
   }
 
   /**
-   * Load an object in the worker from a file.
+   * Load an object in every worker from a file (an index: split over them).
    * @private @param {string} kind @param {unknown} source @returns {Promise<any>}
    */
   async _load(kind, source) {
@@ -206,17 +283,41 @@ export class WorkerClient {
     // What the worker loads from, kept for a replacement worker: a file's bytes (ours, a
     // copy), or for a model, URLs (absolute: the worker lives elsewhere) the worker fetches.
     const payload = kind === "TextEmbedder" ? await modelPayload(source, where) : (await readWeightSource(source, where)).slice();
-    const id = this._nextObject++;
-    /** @type {import("./restore.js").Step} */
-    const origin = ["load", () => [[id, kind, payload], []]];
-    const { result: state } = await this._transport.call(where, ...origin);
-    return this._adopt(new REMOTE_CLASSES[kind](this._client, kind, id, state, origin));
+    if (kind === "EmbeddingIndex" && this._members.length > 1) return this._loadShards(payload, where);
+    return this._adopt(kind, await Promise.all(this._members.map((m) => m.make(kind, where, "load", [payload]))));
   }
 
-  /** @private @param {RemoteObject} object */
-  _adopt(object) {
-    this._objects.set(/** @type {any} */ (object)._id, object);
-    return object;
+  /**
+   * A saved index split over the workers: checked whole by the first worker (its errors
+   * are the one-worker errors), then each worker loads its contiguous part.
+   * @private @param {Uint8Array} bytes @param {string} where
+   */
+  async _loadShards(bytes, where) {
+    const whole = await this._members[0].make("EmbeddingIndex", where, "load", [bytes]);
+    await whole.dispose();
+    const saved = readSavedIndex(bytes);
+    if (saved === null) throw new Error(`${where}: not a saved index: its layout is not the one toBytes() writes`);
+    const { rows, dim, data } = saved;
+    const ranges = balancedRanges(new Array(rows).fill(1), this._members.length);
+    const shards = await Promise.all(this._members.map((member, i) => {
+      const [start, end] = ranges[i] ?? [rows, rows];
+      const part = savedIndex(data.slice(start * dim * 4, end * dim * 4), end - start, dim);
+      return member.make("EmbeddingIndex", where, "load", [part]);
+    }));
+    const globals = this._members.map((_, i) => {
+      const [start, end] = ranges[i] ?? [rows, rows];
+      return Int32Array.from({ length: end - start }, (_, j) => start + j);
+    });
+    return new ShardedIndex(this._pool, shards, globals);
+  }
+
+  /**
+   * The object the page gets: its replicas (or shards) behind one handle.
+   * @private @param {string} kind @param {RemoteObject[]} replicas
+   */
+  _adopt(kind, replicas) {
+    if (kind === "EmbeddingIndex") return replicas.length === 1 ? replicas[0] : new ShardedIndex(this._pool, replicas);
+    return replicas.length === 1 ? replicas[0] : new POOLED_CLASSES[kind](this._pool, kind, replicas);
   }
 
   /**
@@ -228,8 +329,9 @@ export class WorkerClient {
     const op = FUNCTIONS[name];
     const args = op.check(null, params.slice(0, op.args.length), name, this._live(name));
     const { signal } = checkOptions(params[op.args.length] ?? {}, name);
-    this._count(1, false);
-    const answer = await this._transport.call(
+    const member = this._take();
+    member.count(1, false);
+    const answer = await member.transport.call(
       name,
       "fn",
       () => {
@@ -335,40 +437,50 @@ export class WorkerClient {
 
   /**
    * Counters that make batching observable: requests made, messages sent, merged batches
-   * and the requests in them, worker restarts (after aborts) and crashes, calls waiting.
-   * @returns {WorkerStats}
+   * and the requests in them, worker restarts (after aborts) and crashes, calls waiting;
+   * summed over the workers, and each worker's own in `workers`.
+   * @returns {WorkerStats & { workers: WorkerStats[] }}
    */
   stats() {
-    return { ...this._transport.counters, pending: this._transport.pending.size };
+    const each = this._members.map((member) => member.stats());
+    /** @type {any} */
+    const total = { requests: 0, messages: 0, batches: 0, batchedRequests: 0, restarts: 0, crashes: 0, pending: 0 };
+    for (const one of each) for (const key of Object.keys(total)) total[key] += /** @type {any} */ (one)[key];
+    return { ...total, workers: each };
   }
 
   /**
-   * The worker's debugStats(): live PyProxies, wasm heap size, kernels, objects.
-   * @returns {Promise<import("./runtime.js").DebugStats & { objects: number }>}
+   * The workers' debugStats(): live PyProxies, wasm heap size, kernels, objects (of the
+   * first worker; each worker's own in `workers`).
+   * @returns {Promise<import("./runtime.js").DebugStats & { objects: number, workers: any[] }>}
    */
   async debugStats() {
     this._live("debugStats");
-    return (await this._transport.call("debugStats", "debugStats", () => [[], []])).result;
+    const each = await Promise.all(this._members.map(async (m) =>
+      (await m.transport.call("debugStats", "debugStats", () => [[], []])).result));
+    return { ...each[0], workers: each };
   }
 
-  /** For tests: make Pyodide in the worker fail fatally. @returns {Promise<void>} */
+  /** For tests: make Pyodide in the (first) worker fail fatally. @returns {Promise<void>} */
   async _crashForTest() {
-    await this._transport.call("crash", "crash", () => [[], []]);
+    await this._members[0].transport.call("crash", "crash", () => [[], []]);
   }
 
   /**
-   * For tests: keep the worker computing for `ms` milliseconds.
+   * For tests: keep the (first) worker computing for `ms` milliseconds.
    * @param {number} ms @param {CallOptions} [options] @returns {Promise<void>}
    */
   async _busyForTest(ms, options = {}) {
-    await this._transport.call("busy", "busy", () => [[ms], []], { signal: options.signal ?? null });
+    await this._members[0].transport.call("busy", "busy", () => [[ms], []], { signal: options.signal ?? null });
   }
 
-  /** Stop the worker; every waiting call rejects; later calls reject. Safe to call twice. */
+  /** Stop the workers; every waiting call rejects; later calls reject. Safe to call twice. */
   async terminate() {
-    if (this._transport.terminated) return;
-    for (const object of this._objects.values()) object._terminated();
-    this._transport.terminate();
+    for (const member of this._members) {
+      if (member.transport.terminated) continue;
+      for (const object of member.objects.values()) object._terminated();
+      member.transport.terminate();
+    }
   }
 }
 
