@@ -47,10 +47,16 @@ def declarations(sources: list[Path]) -> dict[str, bytes]:
             )
             if result.returncode != 0:
                 raise BuildError(f"TypeScript could not generate the declarations:\n{result.stdout}{result.stderr}")
-            staging = cached.with_name(cached.name + ".tmp")
-            shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(tmp, staging)
-            staging.rename(cached)
+            staging = Path(tempfile.mkdtemp(dir=CACHE.parent if CACHE.parent.exists() else None))
+            shutil.copytree(tmp, staging / "out")
+            CACHE.mkdir(parents=True, exist_ok=True)
+            try:
+                (staging / "out").rename(cached)
+            except OSError:  # another build made it meanwhile: the same inputs, the same files
+                if not cached.is_dir():
+                    raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         log(f"generated the TypeScript declarations with TypeScript {version}")
     return {path.name: path.read_bytes() for path in sorted(cached.glob("*.d.ts"))}
 

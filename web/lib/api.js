@@ -80,6 +80,9 @@ import {
 
 const FLOAT32_BYTES = 4;
 
+/** The most workers createWorker() starts: each is a whole Python runtime (35 MB and up). */
+export const MAX_WORKERS = 8;
+
 /**
  * A RangeError when `count` values would exceed `limits.maxValues` (1 GiB of float32).
  * @param {number} count @param {Limits} limits @param {string} where @param {string} what

@@ -19,7 +19,23 @@ import { checkFiniteOutput, describe } from "./validate.js";
 import { readModelFiles, readWeightSource } from "./weight-source.js";
 
 export { debugStats, getPyodide, init, limits, onFatalError } from "./runtime.js";
-export { createWorker, MAX_WORKERS, WorkerClient } from "./worker-client.js";
+export { MAX_WORKERS } from "./api.js";
+
+/** @typedef {import("./worker-client.js").WorkerClient} WorkerClient */
+/** @typedef {import("./worker-client.js").WorkerOptions} WorkerOptions */
+
+/**
+ * Start a worker (or several) that owns Pyodide; resolves once Python is ready in it. The
+ * same API, with promises: see worker-client.js and README "Never block the page". (The
+ * worker client's modules load on the first call, so a page that never uses a worker
+ * does not wait for them before init() starts.)
+ * @param {WorkerOptions} [options]
+ * @returns {Promise<WorkerClient>}
+ */
+export async function createWorker(options) {
+  const client = await import("./worker-client.js");
+  return client.createWorker(options);
+}
 export { MAX_WEIGHT_FILE_BYTES } from "./weight-source.js";
 
 /** @typedef {import("./types.js").NumericInput} NumericInput */

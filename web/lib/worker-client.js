@@ -4,7 +4,7 @@
 // protocol.js (messages, errors), transport.js (one worker: requests, restart, crash,
 // abort), batcher.js (micro-batching), restore.js (rebuilding objects in a new worker).
 
-import { CLASSES, FUNCTIONS } from "./api.js";
+import { CLASSES, FUNCTIONS, MAX_WORKERS } from "./api.js";
 import { POOLED_CLASSES, ShardedIndex, balancedRanges, readSavedIndex, savedIndex } from "./pool.js";
 import { REMOTE_CLASSES, checkOptions, prepareArgs } from "./remote.js";
 import { KERNEL_CHOICES, resolveKernels } from "./features.js";
@@ -56,9 +56,6 @@ import { readWeightSource } from "./weight-source.js";
  *   MAX_WORKERS, or "auto" for navigator.hardwareConcurrency (at most MAX_WORKERS). Each
  *   worker is a whole Python runtime (see README for the memory it costs).
  */
-
-/** The most workers createWorker() starts: each is a whole Python runtime (~60 MB and up). */
-export const MAX_WORKERS = 8;
 
 /**
  * @param {unknown} workers
