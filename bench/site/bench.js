@@ -1,7 +1,7 @@
 // In-page contenders for bench/run.py: minimodel, plain JS loops and onnxruntime-web,
 // on the data files written by the runner. window.bench(workload, contender) returns
 // per-call times in ms ({ median, min }) and the outputs to check.
-import * as mm from "../minimodel.js";
+import * as mm from "../lib/minimodel.js";
 import * as ort from "../ort/ort.wasm.min.mjs";
 
 const params = new URLSearchParams(location.search);

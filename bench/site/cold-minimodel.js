@@ -1,5 +1,5 @@
 // W5: navigation to the first MiniModel(128, 10).predict result.
-import { init, MiniModel } from "../minimodel.js";
+import { init, MiniModel } from "../lib/minimodel.js";
 
 await init();
 const model = new MiniModel(128, 10);
