@@ -1,26 +1,48 @@
 #!/usr/bin/env python3
-"""The benchmark: minimodel vs plain JS vs onnxruntime-web vs native numpy, one run.
+"""The benchmark: minimodel vs plain JS vs onnxruntime-web vs native numpy (W1-W6), and
+minimodel's TextEmbedder vs transformers.js (E1-E3), one run.
 
-    ./dev.sh bench            (or: .venv/bin/python bench/run.py [--quick] [--json PATH])
+    ./dev.sh bench            (or: .venv/bin/python bench/run.py [--quick] [--only W|E] [--json PATH])
 
 Builds the site, serves it with the benchmark pages on 127.0.0.1, drives headless
-Chromium, checks every contender's output against a float64 numpy reference before
-timing it, prints a table of medians (and minimums) with ratios from this same run, and
-writes the numbers to bench/results.json.
+Chromium, checks every contender's output against a reference before timing it (float64
+numpy for W, sentence-transformers' own vectors for E: see text_workloads.py), prints a
+table of medians (and minimums) with ratios from this same run, and writes the numbers to
+bench/results.json (with --only, the other part's numbers already there are kept).
+
+The E peer is transformers.js (npm @huggingface/transformers, pinned in package.json; its
+dependency onnxruntime-node, which the browser never loads and whose install script
+downloads binaries from outside the npm registry, is overridden there by
+onnxruntime-common): its bundled build (dist/transformers.min.js) with the onnxruntime-web
+.wasm files of the version it depends on, remote models off, one thread, the wasm device,
+its other settings at their defaults, the fp32 (bench/minilm_onnx.py), int8 "q8" and
+dynamic "int8" (bench/minilm_q8.py) models from this origin. Every request the pages make
+is recorded (one to any other origin fails the run) and the server counts the bytes of
+every response (E3's download sizes).
+
+    E1  one short query (10 tokens), ms per call: 15 rounds of 20 calls
+    E2  64 passages of 40-53 tokens as one batch per call, ms per passage: 7 rounds
+    E3  a fresh visit (new browser profile) to the first embedding, s: 3 visits each
+    (E1 and E2 rounds and E3 visits take turns across the contenders; then the GEMM
+    kernel alone, and a profile of minimodel's E1 and E2 calls by part)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
+import threading
 import time
+from functools import partial
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,8 +50,9 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import build  # noqa: E402
+import text_workloads  # noqa: E402
 import workloads  # noqa: E402
-from static_server import start_in_thread  # noqa: E402
+from static_server import CONTENT_SECURITY_POLICY, Server, StaticHandler  # noqa: E402
 
 SITE = ROOT / ".cache" / "bench-site"
 ORT_DIR = ROOT / "node_modules" / "onnxruntime-web" / "dist"
@@ -50,10 +73,75 @@ TARGETS = {  # workload: (unit, target description, check(minimodel, ort) -> boo
     "W5 first": ("s", "<= 1.5 s", lambda m, o: m <= 1.5),
     "W5 repeat": ("s", "<= 0.8 s", lambda m, o: m <= 0.8),
 }
-SCALE = {"µs/call": 1e3, "ms/batch": 1.0, "ms/query": 1.0, "s": 1e-3}  # from ms
+SCALE = {"µs/call": 1e3, "ms/batch": 1.0, "ms/query": 1.0, "s": 1e-3, "ms/call": 1.0, "ms/passage": 1.0}  # from ms
+
+# The text-embedding workloads: minimodel against transformers.js with its fp32 model, its
+# int8 "q8" one (weight-only int8, bench/minilm_q8.py) and, for comparison, the "int8" one
+# its own quantize script makes (dynamic int8, much less accurate: no target).
+# Targets: minimodel's time / the peer's time at most this ratio (None: reported only).
+TEXT_CONTENDERS = ["minimodel", "tjs-fp32", "tjs-q8", "tjs-int8"]
+TEXT_LABELS = {"minimodel": "minimodel", "tjs-fp32": "transformers.js fp32", "tjs-q8": "transformers.js q8",
+               "tjs-int8": "transformers.js int8 (dynamic)"}
+TEXT_TARGETS = {  # workload: (unit, {peer: max ratio})
+    "E1": ("ms/call", {"tjs-fp32": 0.67, "tjs-q8": 1.0, "tjs-int8": None}),
+    "E2": ("ms/passage", {"tjs-fp32": 0.67, "tjs-q8": 1.0, "tjs-int8": None}),
+    "E3": ("s", {"tjs-fp32": 1.0, "tjs-q8": 1.0, "tjs-int8": None}),
+}
+GEMM_SHAPE = (1024, 384, 1536)  # M x K by N x K: the intermediate layer of 1024 tokens
 
 
-def assemble_site() -> None:
+# transformers.js (with its default env.useWasmCache) fetches onnxruntime-web's .mjs, edits
+# it and imports it from a blob: URL, which the site's strict policy refuses: the pages
+# that load it get the same policy plus blob: scripts (the minimodel-only pages keep it).
+TJS_PAGES = ("/bench/text.html", "/bench/cold-text-tjs.html")
+TJS_CSP = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' blob:")
+assert TJS_CSP != CONTENT_SECURITY_POLICY
+
+
+class CountingHandler(StaticHandler):
+    """The project's static handler, noting the body bytes of every response it sends."""
+
+    def end_headers(self) -> None:
+        if self.path.split("?")[0] in TJS_PAGES:
+            self.csp = TJS_CSP
+        super().end_headers()
+
+    def copyfile(self, source, outputfile) -> None:  # noqa: ANN001
+        super().copyfile(source, outputfile)
+        self.server.note(self.path, os.fstat(source.fileno()).st_size, 200)
+
+    def send_error(self, code, message=None, explain=None) -> None:  # noqa: ANN001
+        self.server.note(self.path, 0, code)
+        super().send_error(code, message, explain)
+
+
+class CountingServer(Server):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()
+        self.log: list[tuple[str, int, int]] = []
+
+    def note(self, path: str, size: int, status: int) -> None:
+        with self.lock:
+            self.log.append((path, size, status))
+
+    def take(self) -> list[tuple[str, int, int]]:
+        """The (path, body bytes, status) sent since the last take()."""
+        with self.lock:
+            log, self.log = self.log, []
+        return log
+
+
+def start_server(root: Path) -> tuple[CountingServer, str]:
+    handler = partial(CountingHandler, root=root.resolve(), quiet=True, extra_headers=ISOLATION,
+                      csp=CONTENT_SECURITY_POLICY)
+    server = CountingServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    return server, f"http://{host}:{port}/"
+
+
+def assemble_site(parts: str, log) -> dict:
     build.build()
     if SITE.exists():
         shutil.rmtree(SITE)
@@ -62,9 +150,16 @@ def assemble_site() -> None:
     (SITE / "ort").mkdir()
     for name in ORT_FILES:
         shutil.copy2(ORT_DIR / name, SITE / "ort" / name)
+    (SITE / "models").mkdir()
+    return text_workloads.assemble(SITE, log) if "E" in parts else {}
+
+
+def summary(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "runs": values}
 
 
 def run_browser(url: str, quick: bool, refs, log) -> tuple[dict, dict]:
+    """W1-W6 in Chromium."""
     from playwright.sync_api import sync_playwright
 
     results: dict[str, dict[str, dict]] = {}
@@ -137,6 +232,126 @@ def run_browser(url: str, quick: bool, refs, log) -> tuple[dict, dict]:
     return results, cold
 
 
+def outside_requests(url: str):
+    """A request listener noting every URL not on the bench server (there must be none)."""
+    seen: list[str] = []
+
+    def listener(request) -> None:  # noqa: ANN001
+        if not request.url.startswith((url, "data:", "blob:")):
+            seen.append(request.url)
+
+    return seen, listener
+
+
+def gemm_peak(page, m: int, k: int, n: int) -> dict:  # noqa: ANN001
+    gemm = page.evaluate("([m, k, n]) => window.gemmPeak(m, k, n, 3, 10)", [m, k, n])
+    flops = text_workloads.gemm_flops(m, k, n)
+    rates = [flops / (ms * 1e-3) / 1e9 for ms in gemm["perCall"]]
+    return {"shape": [m, k, n], "kernel_build": gemm["kernelBuild"], "ms": summary(gemm["perCall"]),
+            "gflops_median": statistics.median(rates), "gflops_best": max(rates)}
+
+
+def run_text(url: str, quick: bool, server: CountingServer, log) -> dict:
+    """E1-E3 in Chromium: every contender checked against sentence-transformers' vectors
+    first; E1 and E2 rounds interleaved across contenders (the machine is noisy)."""
+    from playwright.sync_api import sync_playwright
+
+    t = text_workloads.texts()
+    refs = {"E1": t["e1"]["ref"], "E2": t["e2"]["refs"]}
+    e1_calls, e1_rounds = (10, 5) if quick else (20, 15)
+    e2_rounds = 3 if quick else 7
+    out: dict = {"checks": {}, "load_ms": {}, "texts": {"E1": t["e1"]["text"], "E1 tokens": t["e1"]["tokens"],
+                                                         "E2 golden indices": t["e2"]["golden_indices"],
+                                                         "E2 tokens": t["e2"]["tokens"]}}
+    outside, listener = outside_requests(url)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.on("request", listener)
+        page = context.new_page()
+        page.on("pageerror", lambda e: log(f"page error: {e}"))
+        page.goto(url + "bench/text.html")
+        page.wait_for_function("() => window.textReady === true", timeout=120_000)
+        assert page.evaluate("crossOriginIsolated"), "the benchmark page should be cross-origin isolated"
+        for c in TEXT_CONTENDERS:
+            out["load_ms"][c] = page.evaluate("(c) => window.textLoad(c)", c)
+            for w in ("E1", "E2"):
+                got = page.evaluate("([c, w]) => window.textOutput(c, w)", [c, w])
+                worst = text_workloads.check(f"{c} {w}", got, refs[w], text_workloads.MIN_COSINE[c])
+                out["checks"][f"{c} {w}"] = worst
+            log(f"{c}: loaded in {out['load_ms'][c]:.0f} ms; min cosine with sentence-transformers "
+                f"E1 {out['checks'][f'{c} E1']:.6f}, E2 {out['checks'][f'{c} E2']:.6f}")
+            page.evaluate("([c, n]) => window.textRound(c, 'E1', n)", [c, 5])  # warm up
+        times: dict[str, dict[str, list[float]]] = {w: {c: [] for c in TEXT_CONTENDERS} for w in ("E1", "E2")}
+        for w, calls, rounds in (("E1", e1_calls, e1_rounds), ("E2", 1, e2_rounds)):
+            log(f"{w}: {rounds} rounds of {calls} call(s), contenders interleaved ...")
+            for r in range(rounds):
+                shift = r % len(TEXT_CONTENDERS)
+                order = TEXT_CONTENDERS[shift:] + TEXT_CONTENDERS[:shift]
+                for c in order:
+                    times[w][c].append(page.evaluate("([c, w, n]) => window.textRound(c, w, n)", [c, w, calls]))
+        for c in TEXT_CONTENDERS:
+            page.evaluate("(c) => window.textRelease(c)", c)
+        out["E1"] = {c: summary(v) for c, v in times["E1"].items()}
+        out["E2"] = {c: summary([x / len(t["e2"]["texts"]) for x in v]) for c, v in times["E2"].items()}
+        out["E2 ms/call"] = {c: summary(v) for c, v in times["E2"].items()}
+
+        m, k, n = GEMM_SHAPE
+        log(f"GEMM kernel alone: {m}x{k} by {n}x{k}, 10 rounds of 3 ...")
+        out["gemm"] = gemm_peak(page, m, k, n)
+        out["gemm K=1536"] = gemm_peak(page, m, n, k)  # the output layer's shape, for comparison
+        log("profiling minimodel's E1 and E2 calls ...")
+        for w, calls in (("E1", 5 if quick else 15), ("E2", 1 if quick else 3)):
+            runs = page.evaluate("([w, n]) => window.profileMinimodel(w, n)", [w, calls])
+            # Per part, the median over the calls (the machine is noisy).
+            names = runs[0]["parts"]
+            out[f"profile {w}"] = {
+                "calls": calls, "totalMs": statistics.median(r["totalMs"] for r in runs),
+                "parts": {k: [statistics.median(r["parts"][k][0] for r in runs), *names[k][1:]] for k in names},
+            }
+        context.close()
+        browser.close()
+
+        # E3: a new browser profile for every visit (empty HTTP cache, Cache Storage and
+        # compiled-wasm cache), navigation to the first embedding; contenders take turns.
+        visits = 2 if quick else 3
+        pages = {"minimodel": "cold-text-minimodel.html?", "tjs-fp32": "cold-text-tjs.html?dtype=fp32&",
+                 "tjs-q8": "cold-text-tjs.html?dtype=q8&", "tjs-int8": "cold-text-tjs.html?dtype=int8&"}
+        cold: dict[str, list[float]] = {c: [] for c in TEXT_CONTENDERS}
+        downloads: dict[str, list[dict]] = {c: [] for c in TEXT_CONTENDERS}
+        marks: dict[str, list[dict]] = {c: [] for c in TEXT_CONTENDERS}
+        for visit in range(visits):
+            for c in TEXT_CONTENDERS:
+                with tempfile.TemporaryDirectory() as profile:
+                    context = p.chromium.launch_persistent_context(
+                        profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+                    )
+                    context.on("request", listener)
+                    context.pages[0].goto("about:blank")  # a running browser, as a visitor has
+                    server.take()
+                    page = context.new_page()
+                    page.goto(url + "bench/" + pages[c] + "text=" + quote(t["e1"]["text"]))
+                    page.wait_for_function("() => window.coldResult !== undefined", timeout=180_000)
+                    result = page.evaluate("window.coldResult")
+                    text_workloads.check(f"{c} E3", result["vector"], refs["E1"], text_workloads.MIN_COSINE[c])
+                    cold[c].append(result["ms"])
+                    marks[c].append(result["marks"])
+                    sent = server.take()
+                    downloads[c].append({"bytes": sum(b for _, b, _ in sent), "files": len(sent),
+                                         "errors": sorted({f"{st} {path}" for path, _, st in sent if st != 200}),
+                                         "largest": sorted(((b, path) for path, b, _ in sent), reverse=True)[:5]})
+                    context.close()
+            log(f"E3 visit {visit + 1}: " + ", ".join(f"{c} {cold[c][-1]:.0f} ms ({downloads[c][-1]['bytes']:,} bytes)"
+                                                      for c in TEXT_CONTENDERS))
+        out["E3"] = {c: summary(v) for c, v in cold.items()}
+        out["E3 marks"] = marks
+        out["E3 downloads"] = downloads
+    if outside:
+        raise AssertionError(f"requests outside the bench server: {sorted(set(outside))[:10]}")
+    out["outside_requests"] = 0
+    return out
+
+
 def fmt(value_ms: float | None, unit: str) -> str:
     if value_ms is None:
         return "-"
@@ -186,43 +401,161 @@ def worker_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def text_table(e: dict) -> str:
+    peers = [c for c in TEXT_CONTENDERS if c != "minimodel"]
+    head = "| workload | unit | " + " | ".join(TEXT_LABELS[c] for c in TEXT_CONTENDERS)
+    rule = "| --- | --- |" + " --- |" * len(TEXT_CONTENDERS)
+    for c in peers:
+        head += f" | vs {TEXT_LABELS[c].removeprefix('transformers.js ')} | target | met"
+        rule += " --- | --- | --- |"
+    lines = [head + " |", rule]
+    for workload, (unit, targets) in TEXT_TARGETS.items():
+        row = e.get(workload)
+        if not row:
+            continue
+        cells = [f"{fmt(row[c]['median'], unit)} (min {fmt(row[c]['min'], unit)})" for c in TEXT_CONTENDERS]
+        for peer in peers:
+            ratio = row["minimodel"]["median"] / row[peer]["median"]
+            limit = targets[peer]
+            cells += [f"{ratio:.2f}x", "(reported)" if limit is None else f"<= {limit:.2f}x",
+                      "-" if limit is None else ("yes" if ratio <= limit else "no")]
+        lines.append(f"| {workload} | {unit} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def text_notes(e: dict) -> str:
+    t = e["texts"]
+    n_tokens = sum(t["E2 tokens"])
+    flops = text_workloads.encoder_flops(t["E2 tokens"])
+    lines = [
+        f"E1: one query, {t['E1 tokens']} tokens ({t['E1']!r}); E2: 64 passages of "
+        f"{min(t['E2 tokens'])}-{max(t['E2 tokens'])} tokens ({n_tokens:,} in all) as one batch per call; "
+        "E3: a new browser profile, navigation to the first embedding of the E1 query.",
+        "Min cosine with sentence-transformers' vectors (checked before timing): "
+        + ", ".join(f"{TEXT_LABELS[c]} {min(e['checks'][f'{c} E1'], e['checks'][f'{c} E2']):.6f}" for c in TEXT_CONTENDERS)
+        + " (bounds " + " / ".join(str(text_workloads.MIN_COSINE[c]) for c in TEXT_CONTENDERS) + ").",
+        "",
+        f"Encoder FLOPs of E2 (6 layers' matrix products and attention, true token counts): {flops / 1e9:.2f} GFLOP per call.",
+    ]
+    for c in TEXT_CONTENDERS:
+        ms = e["E2 ms/call"][c]
+        lines.append(f"- {TEXT_LABELS[c]}: {ms['median']:.0f} ms per call (min {ms['min']:.0f}): "
+                     f"{flops / (ms['median'] * 1e-3) / 1e9:.2f} GFLOP/s (best {flops / (ms['min'] * 1e-3) / 1e9:.2f})")
+    g = e["gemm"]
+    m, k, n = g["shape"]
+    mm_rate = flops / (e["E2 ms/call"]["minimodel"]["median"] * 1e-3) / 1e9
+    lines.append(f"- the GEMM kernel alone ({g['kernel_build']}, _kernels.active().linear, 10 rounds of 3 products): "
+                 f"{m}x{k} by {n}x{k}: {g['ms']['median']:.1f} ms per product, {g['gflops_median']:.2f} GFLOP/s "
+                 f"(best {g['gflops_best']:.2f})")
+    g2 = e.get("gemm K=1536")
+    if g2:
+        m2, k2, n2 = g2["shape"]
+        lines.append(f"  (and {m2}x{k2} by {n2}x{k2}: {g2['gflops_median']:.2f} GFLOP/s, best {g2['gflops_best']:.2f})")
+    lines.append(f"- minimodel's E2 rate / the kernel's ({m}x{k} by {n}x{k}, medians): {mm_rate / g['gflops_median']:.0%}")
+    for w in ("E1", "E2"):
+        prof = e.get(f"profile {w}")
+        if not prof:
+            continue
+        lines += ["", f"minimodel's {w} call, profiled (medians of {prof['calls']} calls; {prof['totalMs']:.1f} ms per "
+                  "call in all, wrappers included):", "",
+                  "| part | ms | share | calls | GFLOP/s |", "| --- | --- | --- | --- | --- |"]
+        parts = prof["parts"]
+        for name, (sec, fl, calls, _rows) in sorted(parts.items(), key=lambda kv: -kv[1][0]):
+            rate = f"{fl / sec / 1e9:.2f}" if fl and sec else "-"
+            lines.append(f"| {name} | {sec * 1e3:.1f} | {sec * 1e3 / prof['totalMs']:.0%} | {calls} | {rate} |")
+        enc = parts.get("encoder (whole, per bucket)", (0, 0, 0, 0))
+        tok = parts.get("tokenize", (0, 0, 0, 0))
+        rest = prof["totalMs"] - (enc[0] + tok[0]) * 1e3
+        lines.append(f"| outside the encoder and the tokenizer (JS/Python bridge, bucketing, pooling, copies) | "
+                     f"{rest:.1f} | {rest / prof['totalMs']:.0%} | - | - |")
+        if w == "E2":
+            lines.append(f"\nEncoder rows (padded tokens) in E2: {enc[3]:,} for {n_tokens:,} true tokens.")
+    lines += ["", "First visit (E3): bytes the server sent (the first visit's; every visit's were the same), "
+              "and when each stage ended (medians, s after navigation start):", ""]
+    for c in TEXT_CONTENDERS:
+        d = e["E3 downloads"][c][0]
+        largest = ", ".join(f"{path.split('?')[0].rsplit('/', 1)[-1]} {b / 1e6:.1f} MB" for b, path in d["largest"][:3])
+        errors = f"; not found: {', '.join(d['errors'])}" if d["errors"] else ""
+        same = all(x["bytes"] == d["bytes"] for x in e["E3 downloads"][c])
+        stages = ", ".join(f"{k} {statistics.median(m[k] for m in e['E3 marks'][c]) / 1e3:.2f}"
+                           for k in e["E3 marks"][c][0])
+        lines.append(f"- {TEXT_LABELS[c]}: {d['bytes'] / 1e6:.1f} MB in {d['files']} responses"
+                     f"{'' if same else ' (visits differed)'} ({largest}){errors}; {stages}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer visits, skip the slowest plain-JS runs")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and visits, skip the slowest plain-JS runs")
+    parser.add_argument("--only", choices=["W", "E"], help="only the W workloads (W1-W6) or the text ones (E1-E3)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
+    parts = args.only or "WE"
     log = lambda message: print(f"[bench] {message}", flush=True)  # noqa: E731
 
+    started = time.monotonic()
     log("building the site and the benchmark data")
-    assemble_site()
-    data = workloads.make_data()
-    refs = workloads.references(data)
-    workloads.write_data(data, SITE / "data")
-    (SITE / "models").mkdir()
-    for name, blob in workloads.onnx_models(data).items():
-        (SITE / "models" / f"{name}.onnx").write_bytes(blob)
+    text_info = assemble_site(parts, log)
+    if "W" in parts:
+        data = workloads.make_data()
+        refs = workloads.references(data)
+        workloads.write_data(data, SITE / "data")
+        for name, blob in workloads.onnx_models(data).items():
+            (SITE / "models" / f"{name}.onnx").write_bytes(blob)
+    if "E" in parts:
+        text_workloads.write_data(text_workloads.texts(), SITE / "data")
 
-    server, url = start_in_thread(SITE, extra_headers=ISOLATION)
+    server, url = start_server(SITE)
+    results, cold, text = {}, {}, {}
     try:
-        results, cold = run_browser(url, args.quick, refs, log)
+        if "W" in parts:
+            results, cold = run_browser(url, args.quick, refs, log)
+        if "E" in parts:
+            text = run_text(url, args.quick, server, log)
     finally:
         server.shutdown()
         server.server_close()
-    log("native numpy in CPython ...")
-    for workload, timing in workloads.numpy_timings(data, refs).items():
-        results[workload]["numpy"] = {k: v * 1e3 for k, v in timing.items()}  # s -> ms
+    if "W" in parts:
+        log("native numpy in CPython ...")
+        for workload, timing in workloads.numpy_timings(data, refs).items():
+            results[workload]["numpy"] = {k: v * 1e3 for k, v in timing.items()}  # s -> ms
 
     chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
     machine = f"{platform.processor() or platform.machine()}, {shutil.os.cpu_count()} cores, {chromium}"
     print()
     print(f"Results ({time.strftime('%Y-%m-%d')}, {machine}); medians, minimum in brackets:")
-    print()
-    print(table(results))
-    print()
-    print(worker_table(results))
-    args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine,
-                                     "unit_of_raw_numbers": "ms", "results": results, "cold_runs_ms": cold}, indent=2) + "\n")
-    log(f"wrote {args.json}")
+    if "W" in parts:
+        print()
+        print(table(results))
+        print()
+        print(worker_table(results))
+    if "E" in parts:
+        v = text_info["versions"]
+        print()
+        print(f"Text embeddings, all-MiniLM-L6-v2 (transformers.js {v['transformers.js']}, its onnxruntime-web "
+              f"{v['onnxruntime-web']}, wasm, 1 thread; q8 = {text_info['q8']['package']}):")
+        print()
+        print(text_table(text))
+        print()
+        print(text_notes(text))
+
+    date = time.strftime("%Y-%m-%d %H:%M")
+    record = json.loads(args.json.read_text()) if args.only and args.json.exists() else {}
+    record.update({"date": date, "machine": machine, "unit_of_raw_numbers": "ms"})
+    record.setdefault("results", {})
+    record.setdefault("parts", {})
+    if "W" in parts:
+        record["results"] = {k: v for k, v in record["results"].items() if not k.startswith("W")} | results
+        record["cold_runs_ms"] = cold
+        record["parts"]["W"] = date
+    if "E" in parts:
+        for w in TEXT_TARGETS:
+            record["results"][w] = text[w]
+        record["results"]["E2 ms/call"] = text["E2 ms/call"]
+        record["text"] = {k: v for k, v in text.items() if k not in TEXT_TARGETS and k != "E2 ms/call"} | text_info
+        record["parts"]["E"] = date
+    args.json.write_text(json.dumps(record, indent=2) + "\n")
+    log(f"wrote {args.json} ({time.monotonic() - started:.0f} s in all)")
     return 0
 
 
