@@ -30,7 +30,9 @@ from sitebuild import (
     model,
     package,
     runtime,
+    search_sample,
     types,
+    webapp,
     wheels,
 )
 from sitebuild.common import BuildError, Site
@@ -50,7 +52,10 @@ STEPS = [
     ("bytecode", bytecode.step),  # .py -> .pyc in python_stdlib.zip and every wheel
     ("lock", lock.step),  # lib/pyodide-lock.json: the shipped packages and their sha256
     ("demo", demo.step),  # web/demo and the trained digit classifier, at the top of dist/
+    ("sample", search_sample.step),  # the search page's sample: stdlib docstrings, their passages and saved index
+    ("webapp", webapp.app_step),  # the app icons (icons/*.png), drawn
     ("package", package.step),  # THIRD_PARTY_LICENSES.md in lib/ and at the top
+    ("offline", webapp.offline_step),  # sw.js, the service worker, with the build's hash
     ("manifest", manifest.step),  # lib/manifest.json and manifest.json
 ]
 

