@@ -5,6 +5,7 @@
 import { createWorker } from "./lib/minimodel.js";
 import { buildBarChart, drawBarChart } from "./bar-chart.js";
 import { startDigitsDemo } from "./digits-demo.js";
+import { registerOffline } from "./offline.js";
 
 const INPUTS = 8;
 const OUTPUTS = 4;
@@ -231,6 +232,8 @@ async function start() {
     startWeightsDrop(worker);
     startLongDemo(worker);
     document.body.dataset.ready = "true";
+    // Once the page is ready: store the site for offline use (sw.js).
+    registerOffline({ statusElement: $("offline-status"), updateElement: $("update") });
   } catch (err) {
     $("loading").hidden = true;
     showError($("error"), `Python could not start in this page. ${err.message}`);
