@@ -1,0 +1,426 @@
+"""The search page (search.html): the sample answers as you type; your own documents are
+split, embedded in the worker with progress, searched with the scores CPython computes,
+kept in IndexedDB across visits and forgotten on request; a cancelled run keeps what it
+embedded; the service worker makes the site work offline (server unreachable or gone) and
+re-caches only what a new build changed; the web app manifest makes it installable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import IDLE_FRAME_GAPS, LOAD_TIMEOUT_MS, assert_responsive, frame_gap_limit, watch_page
+
+pytestmark = pytest.mark.e2e
+
+MODEL = Path("lib/models/all-MiniLM-L6-v2")
+LIVE_PROXIES = "async () => (await window.searchApp.worker.debugStats()).liveProxies"
+READY = "body[data-ready=true], #error:not([hidden])"
+
+GARDEN = """# Notes from the allotment
+
+Tomatoes need deep watering two or three times a week in summer. Water the soil in the early
+morning, not the leaves, so the plants do not catch blight.
+
+The compost heap should be turned every month. Mix green cuttings with brown cardboard and dry
+leaves to keep it from smelling.
+
+## Pests
+
+Slugs come out after rain. A ring of crushed eggshells or copper tape around the lettuces keeps
+most of them away.
+"""
+
+INVOICES = """Invoices are sent on the first working day of each month. Payment is due within thirty
+days; after that a reminder goes out automatically.
+
+To correct an invoice, cancel it with a credit note and issue a new one with the right amounts.
+Never edit an invoice that has already been sent.
+
+Travel expenses are refunded with the next salary if the receipts arrive before the 20th of the month.
+"""
+
+
+def open_search(context, url: str):
+    page = context.new_page()
+    watch = watch_page(context, page)
+    page.goto(url)
+    wait_ready(page)
+    return page, watch
+
+
+def wait_ready(page) -> None:
+    page.wait_for_selector(READY, timeout=LOAD_TIMEOUT_MS)
+    error = page.locator("#error")
+    assert error.is_hidden(), f"the page shows an error: {error.inner_text()}"
+
+
+def search(page, query: str, collection: str | None = None) -> list[dict]:
+    """Type the query (no Enter: the page answers as you type); the results shown for it."""
+    if collection:
+        page.check(f"#use-{collection}")
+    page.fill("#query", "")
+    page.type("#query", query, delay=15)
+    page.wait_for_function(
+        "(q) => document.getElementById('results').dataset.query === q", arg=query, timeout=60_000)
+    return page.eval_on_selector_all(
+        "#results li",
+        """items => items.map((li) => ({ file: li.dataset.file, position: Number(li.dataset.position),
+             score: Number(li.dataset.score), shown: li.querySelector('.score').textContent,
+             text: li.querySelector('.passage').textContent }))""",
+    )
+
+
+def wait_offline_ready(page) -> None:
+    page.wait_for_selector("#offline-status[data-state=ready]", timeout=LOAD_TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def tokenizer_count(dist):
+    from minimodel.tokenizer import WordPieceTokenizer
+
+    tokenizer = WordPieceTokenizer.from_json((dist / MODEL / "tokenizer.json").read_bytes(), max_length=256)
+    return lambda text: len(tokenizer.encode(text))
+
+
+@pytest.fixture(scope="module")
+def embedder(dist):
+    from minimodel import TextEmbedder
+
+    return TextEmbedder.from_pretrained(dist / MODEL)
+
+
+# ----------------------------------------------------------------------------- the sample
+
+
+RECORD_LOADING = """document.addEventListener('DOMContentLoaded', () => {
+  window.loadingTexts = [];
+  for (const id of ['load-text', 'model-text']) {
+    const element = document.getElementById(id);
+    new MutationObserver(() => window.loadingTexts.push(element.textContent))
+      .observe(element, { childList: true, characterData: true, subtree: true });
+  }
+});"""
+
+
+def test_the_sample_answers_as_you_type(browser, base_url, dist):
+    context = browser.new_context()
+    context.add_init_script(RECORD_LOADING)
+    start = time.monotonic()
+    page, watch = open_search(context, base_url + "search.html")
+    # Loading showed where it was: Python's download, then the model's, in megabytes.
+    texts = page.evaluate("window.loadingTexts")
+    weights_mb = (dist / MODEL / "model.safetensors").stat().st_size / 1e6
+    assert any(t.startswith("Downloading the Python runtime… ") and " MB of " in t for t in texts), texts
+    assert any(t.startswith("Downloading the model… ") and t.endswith(f" of {weights_mb:.1f} MB") for t in texts), texts
+    assert texts.index("Preparing the model in Python…") < texts.index(
+        "all-MiniLM-L6-v2 is ready (384 dimensions, up to 256 tokens a passage).")
+    page.fill("#query", "read a CSV file")  # as soon as it is ready: the first answer
+    page.wait_for_function("() => document.getElementById('results').dataset.query === 'read a CSV file'")
+    first_result = time.monotonic() - start
+    before = page.evaluate(LIVE_PROXIES)
+
+    # Typed key by key, no button and no Enter: intermediate queries are overtaken.
+    results = search(page, "how do I read rows from a CSV file")
+    assert len(results) == 10
+    assert [r["file"].split(".")[0] for r in results[:3]] == ["csv"] * 3, results[:3]
+    assert all(r["shown"] == f"{r['score']:.3f}" for r in results)
+    assert results == sorted(results, key=lambda r: -r["score"])
+    assert "The 10 best of" in page.inner_text("#search-status")
+    top = search(page, "parse command line arguments")[0]
+    assert top["file"].startswith("argparse")
+    assert page.is_checked("#use-sample") and page.is_disabled("#use-mine")  # no documents of your own yet
+
+    after = page.evaluate(LIVE_PROXIES)
+    assert after == before, f"live PyProxies went from {before} to {after}"
+    watch.assert_clean()
+    print(f"\nfirst visit: first answer {first_result:.1f} s after navigation")
+    context.close()
+
+
+# ----------------------------------------------------------------------------- own documents
+
+
+def test_own_documents_are_embedded_searched_kept_and_forgotten(browser, base_url, tokenizer_count, embedder):
+    from sitebuild.search_sample import split_passages
+
+    context = browser.new_context()
+    page, watch = open_search(context, base_url + "search.html")
+    without_documents = page.evaluate(LIVE_PROXIES)
+    # Watch the bar from the page itself: every value it shows, and the rate.
+    page.evaluate("""() => { window.barValues = []; new MutationObserver(() => window.barValues.push(
+        document.getElementById('embed-bar').value)).observe(document.getElementById('embed-text'),
+        { childList: true, characterData: true, subtree: true }); }""")
+    page.set_input_files("#files", [
+        {"name": "garden.md", "mimeType": "text/markdown", "buffer": GARDEN.encode()},
+        {"name": "invoices.txt", "mimeType": "text/plain", "buffer": INVOICES.encode()},
+        {"name": "photo.txt", "mimeType": "text/plain", "buffer": bytes(range(256))},
+    ])
+    page.wait_for_selector("#add-status[data-outcome=done]", timeout=60_000)
+    values = page.evaluate("window.barValues")
+    assert values[-1] == 1 and values == sorted(values), values
+    assert "photo.txt was skipped: it is not a text file" in page.inner_text("#add-problems")
+    status = page.inner_text("#add-status")
+    assert "passages/s" in status and "saved in this browser" in status, status
+    assert float(page.get_attribute("#embed-text", "data-rate")) > 0
+
+    # The page's passages are the ones the build's splitter makes (the same algorithm).
+    stored = page.evaluate("window.searchApp.collections.mine.passages")
+    expected = [{"file": name, "position": i, "text": t}
+                for name, doc in (("garden.md", GARDEN), ("invoices.txt", INVOICES))
+                for i, t in enumerate(split_passages(doc, tokenizer_count, 256))]
+    assert stored == expected
+
+    query = "when should I water the tomatoes?"
+    results = search(page, query, "mine")
+    before = page.evaluate(LIVE_PROXIES)  # with the new index
+    assert results[0]["file"] == "garden.md" and "Tomatoes need deep watering" in results[0]["text"]
+    vectors = embedder.embed([results[0]["text"], query]).astype(np.float64)
+    cosine = vectors[0] @ vectors[1] / np.linalg.norm(vectors[0]) / np.linalg.norm(vectors[1])
+    assert abs(results[0]["score"] - cosine) <= 1e-4, (results[0]["score"], cosine)
+    assert search(page, "how do I fix a wrong invoice")[0]["file"] == "invoices.txt"
+    assert "credit note" in page.inner_text("#results li >> nth=0")
+
+    page.click("#add-paste")  # an empty paste
+    assert page.inner_text("#add-status") == "The pasted text is empty: paste some text into the box first."
+    assert page.evaluate(LIVE_PROXIES) == before
+    watch.assert_clean()
+
+    # A later visit searches at once: from IndexedDB, no embedding.
+    page.reload()
+    wait_ready(page)
+    assert page.is_checked("#use-mine")
+    assert page.locator("#embedding").is_hidden()
+    assert "2 documents" in page.inner_text("#mine-summary")
+    assert search(page, query)[0]["file"] == "garden.md"
+    assert page.evaluate("window.searchApp.collections.mine.passages") == expected
+
+    page.click("#forget")
+    page.wait_for_function("() => document.getElementById('forget-status').textContent !== ''")
+    assert page.inner_text("#forget-status") == "Your documents were deleted from this browser."
+    assert page.evaluate(LIVE_PROXIES) == without_documents  # the index is freed
+    assert page.is_checked("#use-sample") and page.is_disabled("#use-mine")
+    page.reload()
+    wait_ready(page)
+    assert page.is_checked("#use-sample") and "None yet" in page.inner_text("#mine-summary")
+
+    # A damaged record is dropped with a notice; the page works on.
+    page.evaluate("""() => new Promise((resolve, reject) => {
+        const open = indexedDB.open('minimodel-search', 1);
+        open.onsuccess = () => {
+          const tx = open.result.transaction('documents', 'readwrite');
+          tx.objectStore('documents').put({ version: 1, model: 'all-MiniLM-L6-v2', dim: 384,
+            passages: [{ file: 'a.txt', position: 0, text: 'x' }], index: new Uint8Array([1, 2, 3]), savedAt: 0 }, 'mine');
+          tx.oncomplete = () => { open.result.close(); resolve(); };
+          tx.onerror = () => reject(tx.error);
+        };
+        open.onerror = () => reject(open.error);
+      })""")
+    page.reload()
+    wait_ready(page)
+    notice = page.inner_text("#storage-notice")
+    assert notice.startswith("Your saved documents could not be read back (") and "were removed" in notice, notice
+    assert page.is_checked("#use-sample")
+    assert search(page, "read a CSV file")[0]["file"].startswith("csv")
+    watch.assert_clean()
+    context.close()
+
+
+def long_document(paragraphs: int) -> str:
+    rng = random.Random(7)
+    words = ("river mountain engine ledger harvest violin orbit lantern copper meadow signal bakery "
+             "harbour glacier compass theatre pepper canyon station museum").split()
+    return "\n\n".join(
+        " ".join(f"{' '.join(rng.choice(words) for _ in range(rng.randint(9, 14))).capitalize()}." for _ in range(6))
+        for _ in range(paragraphs)
+    )
+
+
+def test_cancel_keeps_what_was_embedded_and_the_page_stays_responsive(browser, base_url):
+    context = browser.new_context()
+    # This browser refuses storage: the page says so and works for the session.
+    context.add_init_script(
+        "Object.defineProperty(window, 'indexedDB', { get() { throw new DOMException('denied by the test', 'SecurityError'); } });")
+    page, watch = open_search(context, base_url + "search.html")
+    notice = page.inner_text("#storage-notice")
+    assert "does not let this page store data" in notice and "forgotten when you close this page" in notice, notice
+
+    page.set_input_files("#files", [{"name": "long.txt", "mimeType": "text/plain", "buffer": long_document(48).encode()}])
+    page.wait_for_function("() => /Embedding (8|9|\\d\\d) of/.test(document.getElementById('embed-text').textContent)",
+                           timeout=60_000)
+    # Embedding runs in the worker: the page keeps drawing frames meanwhile.
+    assert_responsive(page, lambda: max(page.evaluate(IDLE_FRAME_GAPS)), limit=max(50.0, frame_gap_limit(page)))
+    page.click("#embed-cancel")
+    page.wait_for_selector("#add-status[data-outcome=cancelled]", timeout=10_000)
+    status = page.inner_text("#add-status")
+    kept = int(status.split("Kept the ")[1].split(" ")[0])
+    assert status.startswith("Cancelled. Kept the ") and "kept for this session" in status, status
+    assert kept % 8 == 0 and 8 <= kept < 48
+    assert page.evaluate("window.searchApp.collections.mine.passages.length") == kept
+    assert page.evaluate("window.searchApp.collections.mine.index.size") == kept
+    # The page answers at once, and searching works again (the worker was replaced).
+    assert page.evaluate("() => { const t = performance.now(); document.getElementById('query').focus(); return performance.now() - t; }") < 100
+    results = search(page, "harbour glacier compass", "mine")
+    assert results and all(r["file"] == "long.txt" for r in results)
+    assert "kept until you close this page" in page.inner_text("#mine-summary")
+    before = page.evaluate(LIVE_PROXIES)  # in the new worker, with the index restored
+    search(page, "copper lantern museum")
+    search(page, "read a CSV file", "sample")
+    assert page.evaluate(LIVE_PROXIES) == before
+    watch.assert_clean()
+    context.close()
+
+
+# ----------------------------------------------------------------------------- offline and updates
+
+
+class RecordingServer:
+    """The project's static server on a folder, recording the paths it is asked for."""
+
+    def __init__(self, root: Path) -> None:
+        from static_server import CONTENT_SECURITY_POLICY, Server, StaticHandler
+
+        paths = self.paths = []
+
+        class Recording(StaticHandler):
+            def send_head(self):  # noqa: ANN201
+                paths.append(self.path)
+                return super().send_head()
+
+        handler = partial(Recording, root=root.resolve(), quiet=True, extra_headers={}, csp=CONTENT_SECURITY_POLICY)
+        self.server = Server(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_offline_after_the_first_visit(browser, dist):
+    server = RecordingServer(dist)
+    context = browser.new_context()
+    try:
+        page, watch = open_search(context, server.url + "search.html")
+        wait_offline_ready(page)
+        page.reload()
+        wait_ready(page)
+        assert page.evaluate("navigator.serviceWorker.controller !== null")
+
+        context.set_offline(True)  # the network is gone
+        page.reload()
+        wait_ready(page)
+        assert search(page, "read a CSV file")[0]["file"].startswith("csv")
+        context.set_offline(False)
+
+        server.stop()  # the server is gone
+        server = None
+        page.reload()
+        wait_ready(page)
+        assert search(page, "split a string with a regular expression")[0]["file"].startswith("re")
+        # The browser may say that it could not check for a newer sw.js; nothing else may appear.
+        errors = watch.take_console_errors()
+        assert all("ServiceWorker" in e or "sw.js" in e or "Failed to load resource" in e for e in errors), errors
+        watch.assert_clean()
+    finally:
+        context.close()
+        if server:
+            server.stop()
+
+
+def installability_errors(browser, url: str, profile: Path) -> list[str]:
+    """Chromium's installability errors for a page, in a normal (not incognito) profile."""
+    from conftest import CHROMIUM, CHROMIUM_ARGS
+
+    context = browser.browser_type.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        page = context.new_page()
+        watch = watch_page(context, page)
+        page.goto(url)
+        page.wait_for_load_state("load")
+        errors = context.new_cdp_session(page).send("Page.getInstallabilityErrors")["installabilityErrors"]
+        page.goto("about:blank")  # before Python starts: nothing more is needed from the page
+        watch.assert_clean()
+        return [e["errorId"] for e in errors]
+    finally:
+        context.close()
+
+
+def test_web_app_manifest_and_an_update_recaches_only_what_changed(browser, dist, tmp_path):
+    from sitebuild import webapp
+
+    site = tmp_path / "site"
+    shutil.copytree(dist, site)
+    server = RecordingServer(site)
+    context = browser.new_context()
+    try:
+        # The manifest: served as a web app manifest, linked from both pages, installable.
+        page, watch = open_search(context, server.url + "index.html")
+        response = page.request.get(server.url + "manifest.webmanifest")
+        assert response.headers["content-type"] == "application/manifest+json"
+        manifest = response.json()
+        assert manifest["display"] == "standalone" and manifest["start_url"] == "./search.html" and manifest["name"]
+        for icon in manifest["icons"]:
+            got = page.request.get(server.url + icon["src"])
+            assert got.ok and got.headers["content-type"] == icon["type"]
+        for name in ("index.html", "search.html"):
+            assert '<link rel="manifest" href="manifest.webmanifest" />' in (site / name).read_text()
+        cdp = context.new_cdp_session(page)
+        assert cdp.send("Page.getAppManifest")["errors"] == []
+        # Chromium would offer to install it: no installability error (a test context is
+        # incognito, which is one; a normal profile has none).
+        installability = [e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]]
+        assert installability == ["in-incognito"], installability
+        assert installability_errors(browser, server.url + "search.html", tmp_path / "profile") == []
+
+        # The service worker installs from the demo page too, and then controls it.
+        wait_offline_ready(page)
+        page.reload()
+        wait_ready(page)
+        assert page.evaluate("navigator.serviceWorker.controller.scriptURL").endswith("/sw.js")
+        old_build = json.loads((site / "manifest.json").read_text())
+
+        # A new build that changed one file: its bytes, its manifest entry, and sw.js's hash.
+        css = (site / "style.css").read_bytes() + b"\n/* a new build */\n"
+        (site / "style.css").write_bytes(css)
+        new_build = json.loads((site / "manifest.json").read_text())
+        new_build["files"]["style.css"].update(sha256=hashlib.sha256(css).hexdigest(), size=len(css))
+        old_hash, new_hash = webapp.manifest_hash(old_build), webapp.manifest_hash(new_build)
+        sw = (site / "sw.js").read_text().replace(old_hash, new_hash)
+        assert new_hash in sw
+        (site / "sw.js").write_text(sw)
+        new_build["files"]["sw.js"].update(sha256=hashlib.sha256(sw.encode()).hexdigest(), size=len(sw.encode()))
+        (site / "manifest.json").write_text(json.dumps(new_build, indent=2) + "\n")
+
+        server.paths.clear()
+        page.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.update())")
+        page.wait_for_selector("#update:not([hidden])", timeout=60_000)
+        assert "1 changed file downloaded" in page.inner_text("#update")
+        fetched = sorted({p.split("?")[0] for p in server.paths})
+        assert fetched == ["/manifest.json", "/style.css", "/sw.js"], fetched
+
+        with page.expect_navigation(timeout=30_000):
+            page.click("#update-now")  # the new version takes over; the page reloads onto it
+        wait_ready(page)
+        caches = page.evaluate("caches.keys()")
+        ours = [c for c in caches if c.startswith("minimodel-site ")]
+        assert ours == [f"minimodel-site {server.url} {new_hash}"], caches
+        assert page.evaluate("fetch('style.css').then((r) => r.text())").endswith("/* a new build */\n")
+        status = page.evaluate("""() => new Promise((resolve) => { const c = new MessageChannel();
+            c.port1.onmessage = (e) => resolve(e.data);
+            navigator.serviceWorker.controller.postMessage({ type: 'status' }, [c.port2]); })""")
+        assert status["build"] == new_hash and status["complete"] and status["fetched"] == 1
+        assert status["copied"] == status["files"] - 2  # all but style.css (and the manifest)
+        watch.assert_clean()
+    finally:
+        context.close()
+        server.stop()
