@@ -45,6 +45,8 @@ const app = {
   /** @type {AbortController | null} */ run: null,
   queue: Promise.resolve(),
   pastes: 0,
+  /** @type {Record<string, number>} ms from the start to: weights downloaded, python, model, sample, ready */
+  timings: {},
 };
 
 // ----------------------------------------------------------------------------- words
@@ -156,17 +158,22 @@ async function start() {
   const t0 = performance.now();
   try {
     const sample = fetchSample();
-    const weights = downloadWeights();
+    let weights = null;
+    if (!navigator.serviceWorker?.controller) weights = downloadWeights();
     const storage = DocumentStore.open().catch((/** @type {StorageError} */ err) => err);
     sample.catch(() => {});
-    weights.catch(() => {});
+    weights?.catch(() => {});
+    const mark = (/** @type {string} */ name) => (app.timings[name] = Math.round(performance.now() - t0));
+    weights?.then(() => mark("weights"), () => {});
     app.worker = await createWorker({
       onProgress: showPythonProgress,
       onCrash: (/** @type {Error} */ err) => {
         showError(`Python stopped after a fatal error in the worker (${err.message}). It restarts with your documents on the next search.`);
       },
     });
-    const bytes = await weights;
+    mark("python");
+    const bytes = await (weights ?? downloadWeights());
+    mark("weights");
     $("model-text").textContent = "Preparing the model in Python…";
     const base = new URL(MODEL_FOLDER, location.href).href;
     app.embedder = await app.worker.loadTextEmbedder({
@@ -175,6 +182,7 @@ async function start() {
       sentenceConfig: `${base}sentence_bert_config.json`,
       weights: bytes,
     });
+    mark("model");
     $("model-bar").value = 1;
     $("model-text").textContent = `${MODEL} is ready (${app.embedder.dim} dimensions, up to ${app.embedder.maxTokens} tokens a passage).`;
 
@@ -184,6 +192,7 @@ async function start() {
       throw new Error(`the sample is damaged: ${index.size} vectors for ${passages.length} passages`);
     }
     app.collections.sample = { passages, index, title: "the sample" };
+    mark("sample");
     $("sample-label").textContent = `The sample: ${title} (${plural(passages.length, "passage")})`;
 
     const store = await storage;
@@ -195,6 +204,7 @@ async function start() {
       notice(`${storageWords(store)} You can add and search documents, but they are forgotten when you close this page.`);
     }
 
+    mark("ready");
     $("loading").hidden = true;
     $("app").hidden = false;
     const info = app.worker.info;
