@@ -231,6 +231,17 @@ def test_own_documents_are_embedded_searched_kept_and_forgotten(browser, base_ur
     assert notice.startswith("Your saved documents could not be read back (") and "were removed" in notice, notice
     assert page.is_checked("#use-sample")
     assert search(page, "read a CSV file")[0]["file"].startswith("csv")
+
+    # Storage full: the documents stay searchable for the session, and the page says so.
+    page.evaluate("""() => { IDBObjectStore.prototype.put = function () {
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); }; }""")
+    page.fill("#paste", "Bees visit the lavender hedge all through July.")
+    page.click("#add-paste")
+    page.wait_for_selector("#add-status[data-outcome=done]", timeout=60_000)
+    assert "kept for this session" in page.inner_text("#add-status")
+    notice = page.inner_text("#storage-notice")
+    assert "storage for this site is full" in notice and "stay searchable until you close this page" in notice, notice
+    assert search(page, "which flowers do bees like", "mine")[0]["file"] == "Pasted text"
     watch.assert_clean()
     context.close()
 
@@ -277,6 +288,20 @@ def test_cancel_keeps_what_was_embedded_and_the_page_stays_responsive(browser, b
     search(page, "read a CSV file", "sample")
     assert page.evaluate(LIVE_PROXIES) == before
     watch.assert_clean()
+    context.close()
+
+
+def test_file_url_explains_how_to_serve(browser, dist):
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((dist / "search.html").as_uri())
+    page.locator("#file-warning").wait_for(state="visible", timeout=10_000)
+    assert "./dev.sh serve" in page.inner_text("#file-warning")
+    assert page.locator("#loading").is_hidden() and page.locator("#app").is_hidden()
+    assert errors == []
     context.close()
 
 
