@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 
@@ -92,3 +93,18 @@ BAD_FILES = [
     (safetensors_bytes({"__metadata__": {"a": 1}, "fc1.weight": entry()}, bytes(24)), "__metadata__ must map names to strings"),
     (b"PK\x03\x04garbage", "not a readable .npz file"),
 ]
+
+
+#: sentence-transformers' own vectors and token ids (tools/reference/make_golden.py).
+GOLDEN = Path(__file__).resolve().parent / "data" / "minilm_golden.npz"
+#: The example of the sentence-transformers README: similarities 0.6660, 0.1046, 0.1411.
+PUBLISHED = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
+
+
+def load_golden() -> tuple[list[str], np.ndarray, list[list[int]]]:
+    """(texts, embeddings (n, 384) float32, token ids per text) of the golden file."""
+    data = np.load(GOLDEN)
+    texts = json.loads(str(data["texts"]))
+    offsets = data["token_offsets"]
+    ids = [data["token_ids"][offsets[i] : offsets[i + 1]].tolist() for i in range(len(texts))]
+    return texts, data["embeddings"], ids

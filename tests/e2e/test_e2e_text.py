@@ -4,27 +4,20 @@ and the published similarities; errors in plain words; no proxy growth."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from references import PUBLISHED, load_golden
 
 from conftest import open_blank
 
 pytestmark = pytest.mark.e2e
 
-GOLDEN = Path(__file__).resolve().parents[1] / "data" / "minilm_golden.npz"
-PUBLISHED = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
 
 
 @pytest.fixture(scope="module")
 def golden():
-    data = np.load(GOLDEN)
-    texts = json.loads(str(data["texts"]))
-    offsets = data["token_offsets"]
-    ids = [data["token_ids"][offsets[i] : offsets[i + 1]].tolist() for i in range(len(texts))]
-    return texts, data["embeddings"], ids
+    return load_golden()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from references import PUBLISHED, load_golden
 
 from minimodel import EmbeddingIndex, WeightsFileError
 from minimodel.text import TextEmbedder
@@ -21,17 +22,11 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "dist" / "lib" / "models" / "all-MiniLM-L6-v2"
-GOLDEN = ROOT / "tests" / "data" / "minilm_golden.npz"
-PUBLISHED = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
 
 
 @pytest.fixture(scope="module")
 def golden():
-    data = np.load(GOLDEN)
-    texts = json.loads(str(data["texts"]))
-    offsets = data["token_offsets"]
-    ids = [data["token_ids"][offsets[i] : offsets[i + 1]].tolist() for i in range(len(texts))]
-    return texts, data["embeddings"], ids
+    return load_golden()
 
 
 @pytest.fixture(scope="module")

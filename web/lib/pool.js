@@ -10,7 +10,7 @@
 
 import { CLASSES } from "./api.js";
 import { abortError } from "./protocol.js";
-import { checkOptions } from "./remote.js";
+import { checkOptions, classesFromTable } from "./remote.js";
 
 /** @typedef {import("./remote.js").RemoteObject} RemoteObject */
 /** @typedef {import("./api.js").Operation} Operation */
@@ -121,39 +121,11 @@ export class PooledObject {
 }
 
 /**
- * One pooled class per kind but the index, with the kind's methods and properties.
+ * One pooled class per kind but the index (sharded, below), made from the same table.
  * @type {Record<string, typeof PooledObject>}
  */
-export const POOLED_CLASSES = Object.fromEntries(
-  Object.entries(CLASSES)
-    .filter(([kind]) => kind !== "EmbeddingIndex")
-    .map(([kind, spec]) => {
-      const Pooled = class extends PooledObject {};
-      Object.defineProperty(Pooled, "name", { value: `Pooled${kind}` });
-      for (const name of Object.keys(spec.methods)) {
-        Object.defineProperty(Pooled.prototype, name, {
-          value: function (/** @type {any[]} */ ...params) {
-            try {
-              return this._invoke(name, params);
-            } catch (error) {
-              return Promise.reject(error);
-            }
-          },
-          writable: true,
-          configurable: true,
-        });
-      }
-      for (const name of Object.keys(spec.properties)) {
-        Object.defineProperty(Pooled.prototype, name, {
-          get() {
-            return this._replicas[0][name];
-          },
-          configurable: true,
-        });
-      }
-      return [kind, Pooled];
-    }),
-);
+export const POOLED_CLASSES = classesFromTable(PooledObject, "Pooled", (object, name) => object._replicas[0][name],
+  ["EmbeddingIndex"]);
 
 const FORMAT = "minimodel.EmbeddingIndex";
 

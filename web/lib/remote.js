@@ -231,35 +231,49 @@ export class RemoteObject {
 }
 
 /**
+ * One subclass of `Base` per kind of api.js's table (all but `skip`): every method of the
+ * kind calls `this._invoke(name, params)` (a synchronous throw becomes a rejected promise;
+ * not an async function, so a batched call hands back its own promise, one tick less), and
+ * every property reads `property(this, name, getter)`.
+ * @template {new (...args: any[]) => any} B
+ * @param {B} Base @param {string} prefix  of the classes' names
+ * @param {(object: any, name: string, getter: (state: any) => any) => any} property
+ * @param {string[]} [skip]  kinds left out
+ * @returns {Record<string, B>}
+ */
+export function classesFromTable(Base, prefix, property, skip = []) {
+  return Object.fromEntries(
+    Object.entries(CLASSES).filter(([kind]) => !skip.includes(kind)).map(([kind, spec]) => {
+      const Made = class extends Base {};
+      Object.defineProperty(Made, "name", { value: `${prefix}${kind}` });
+      for (const name of Object.keys(spec.methods)) {
+        Object.defineProperty(Made.prototype, name, {
+          value: function (/** @type {any[]} */ ...params) {
+            try {
+              return this._invoke(name, params);
+            } catch (error) {
+              return Promise.reject(error);
+            }
+          },
+          writable: true,
+          configurable: true,
+        });
+      }
+      for (const [name, getter] of Object.entries(spec.properties)) {
+        Object.defineProperty(Made.prototype, name, {
+          get() {
+            return property(this, name, getter);
+          },
+          configurable: true,
+        });
+      }
+      return [kind, Made];
+    }),
+  );
+}
+
+/**
  * One class per kind, with the kind's methods and properties from api.js's table.
  * @type {Record<string, typeof RemoteObject>}
  */
-export const REMOTE_CLASSES = Object.fromEntries(
-  Object.entries(CLASSES).map(([kind, spec]) => {
-    const Remote = class extends RemoteObject {};
-    Object.defineProperty(Remote, "name", { value: `Remote${kind}` });
-    for (const name of Object.keys(spec.methods)) {
-      Object.defineProperty(Remote.prototype, name, {
-        value: function (/** @type {any[]} */ ...params) {
-          // Not an async function: a batched call hands back its own promise (one tick less).
-          try {
-            return this._invoke(name, params);
-          } catch (error) {
-            return Promise.reject(error);
-          }
-        },
-        writable: true,
-        configurable: true,
-      });
-    }
-    for (const [name, get] of Object.entries(spec.properties)) {
-      Object.defineProperty(Remote.prototype, name, {
-        get() {
-          return get(this._state);
-        },
-        configurable: true,
-      });
-    }
-    return [kind, Remote];
-  }),
-);
+export const REMOTE_CLASSES = classesFromTable(RemoteObject, "Remote", (object, _, getter) => getter(object._state));
