@@ -82,7 +82,8 @@ function showPythonProgress({ stage, loaded, total }) {
     bar.value = 1;
     $("load-text").textContent = `${label}.`;
   } else if (total > 0) {
-    bar.value = Math.min(loaded / total, 1) * (stage === "runtime" ? 0.8 : 1);
+    const part = Math.min(loaded / total, 1);
+    bar.value = stage === "runtime" ? 0.8 * part : 0.8 + 0.2 * part; // the runtime is most of the bytes
     $("load-text").textContent = `${label}… ${formatMB(loaded)} of ${formatMB(total)}`;
   } else {
     bar.removeAttribute("value");
@@ -158,8 +159,11 @@ async function start() {
   const t0 = performance.now();
   try {
     const sample = fetchSample();
+    // A first visit downloads the weights while Python starts (the network is the wait); when
+    // the service worker serves the files, reading them alongside only slows Python's start.
     let weights = null;
-    if (!navigator.serviceWorker?.controller) weights = downloadWeights();
+    if (navigator.serviceWorker?.controller) $("model-text").textContent = "Waiting for Python to start…";
+    else weights = downloadWeights();
     const storage = DocumentStore.open().catch((/** @type {StorageError} */ err) => err);
     sample.catch(() => {});
     weights?.catch(() => {});
