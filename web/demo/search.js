@@ -177,7 +177,7 @@ async function start() {
     });
     mark("python");
     const bytes = await (weights ?? downloadWeights());
-    mark("weights");
+    app.timings.weights ??= Math.round(performance.now() - t0);
     $("model-text").textContent = "Preparing the model in Python…";
     const base = new URL(MODEL_FOLDER, location.href).href;
     app.embedder = await app.worker.loadTextEmbedder({
