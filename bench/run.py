@@ -417,7 +417,8 @@ def text_table(e: dict) -> str:
         for peer in peers:
             ratio = row["minimodel"]["median"] / row[peer]["median"]
             limit = targets[peer]
-            cells += [f"{ratio:.2f}x", "(reported)" if limit is None else f"<= {limit:.2f}x",
+            shown = f"{ratio:.3f}x" if limit is not None and round(ratio, 2) == limit else f"{ratio:.2f}x"
+            cells += [shown, "(reported)" if limit is None else f"<= {limit:.2f}x",
                       "-" if limit is None else ("yes" if ratio <= limit else "no")]
         lines.append(f"| {workload} | {unit} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
