@@ -495,6 +495,7 @@ def main() -> int:
     log = lambda message: print(f"[bench] {message}", flush=True)  # noqa: E731
 
     started = time.monotonic()
+    load_before = os.getloadavg()[0]  # the machine is shared: how busy it was, with the results
     log("building the site and the benchmark data")
     text_info = assemble_site(parts, log)
     if "W" in parts:
@@ -524,7 +525,9 @@ def main() -> int:
     chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
     machine = f"{platform.processor() or platform.machine()}, {shutil.os.cpu_count()} cores, {chromium}"
     print()
-    print(f"Results ({time.strftime('%Y-%m-%d')}, {machine}); medians, minimum in brackets:")
+    load = {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)}
+    print(f"Results ({time.strftime('%Y-%m-%d')}, {machine}; 1-minute load average {load['start']} at the start, "
+          f"{load['end']} at the end); medians, minimum in brackets:")
     if "W" in parts:
         print()
         print(table(results))
@@ -542,7 +545,7 @@ def main() -> int:
 
     date = time.strftime("%Y-%m-%d %H:%M")
     record = json.loads(args.json.read_text()) if args.only and args.json.exists() else {}
-    record.update({"date": date, "machine": machine, "unit_of_raw_numbers": "ms"})
+    record.update({"date": date, "machine": machine, "unit_of_raw_numbers": "ms", "load_average": load})
     record.setdefault("results", {})
     record.setdefault("parts", {})
     if "W" in parts:
