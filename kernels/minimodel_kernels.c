@@ -137,11 +137,48 @@ static inline void store_row(float *y, int n0, int N, const float *b, f4 lo, f4 
  * same float32 operations in the same order wherever row m sits and whatever M is: one
  * accumulator lane, acc = 0; for k = 0..K-1: acc += X[m][k] * W[n][k]; then acc + b[n].
  * The loops below only choose how many rows and outputs share the work (4 rows x 8
- * outputs, or 1 row x 16 outputs for the rows left over); they never split or reorder a
- * sum, so predict(x) equals every row of predictBatch bit for bit (tested in CPython and
- * in the browser). */
+ * outputs, 1 to 3 rows x 8 outputs for the rows left over, or 1 row x 16 outputs for a
+ * lone row); they never split or reorder a sum, so predict(x) equals every row of
+ * predictBatch bit for bit (tested in CPython and in the browser). */
+/* R (1 to 3) rows of X against one panel of 8 outputs: the rows left over after the 4-row
+ * blocks, done while the panel is still in cache (so the weights are read from memory once
+ * per call, however many rows there are). Called with a constant R, which the compiler
+ * unrolls into 2R accumulators. */
+static inline __attribute__((always_inline)) void tail_rows(const float *X, const float *panel, const float *b,
+                                                            float *Y, int m, int R, int K, int N, int n0, int act) {
+    f4 lo[3] = {splat(0), splat(0), splat(0)}, hi[3] = {splat(0), splat(0), splat(0)};
+    const float *x[3] = {X + (size_t)m * K, X + (size_t)(m + 1) * K, X + (size_t)(m + 2) * K};
+    for (int k = 0; k < K; k++) {
+        f4 wl = LOAD(panel + (size_t)k * 8), wh = LOAD(panel + (size_t)k * 8 + 4);
+        for (int r = 0; r < R; r++) {
+            f4 v = splat(x[r][k]);
+            MADD(lo[r], v, wl);
+            MADD(hi[r], v, wh);
+        }
+    }
+    for (int r = 0; r < R; r++) store_row(Y + (size_t)(m + r) * N, n0, N, b, lo[r], hi[r], act);
+}
+
 EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, int M, int K, int N,
                       int act) {
+    if (M == 1) { /* one row (predict): two panels at a time, four accumulator chains */
+        int n0 = 0;
+        for (; n0 + 8 < N; n0 += 16) {
+            const float *p = P + (size_t)(n0 / 8) * 8 * K, *q = p + (size_t)8 * K;
+            f4 a0 = splat(0), a1 = a0, b0 = a0, b1 = a0;
+            for (int k = 0; k < K; k++) {
+                f4 v = splat(X[k]);
+                MADD(a0, v, LOAD(p + (size_t)k * 8));
+                MADD(a1, v, LOAD(p + (size_t)k * 8 + 4));
+                MADD(b0, v, LOAD(q + (size_t)k * 8));
+                MADD(b1, v, LOAD(q + (size_t)k * 8 + 4));
+            }
+            store_row(Y, n0, N, b, a0, a1, act);
+            store_row(Y, n0 + 8, N, b, b0, b1, act);
+        }
+        if (n0 < N) tail_rows(X, P + (size_t)(n0 / 8) * 8 * K, b, Y, 0, 1, K, N, n0, act);
+        return;
+    }
     int full = M - M % 4;
     for (int n0 = 0; n0 < N; n0 += 8) {
         const float *panel = P + (size_t)(n0 / 8) * 8 * K;
@@ -161,35 +198,10 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
             store_row(Y + (size_t)(m + 2) * N, n0, N, b, c0, c1, act);
             store_row(Y + (size_t)(m + 3) * N, n0, N, b, d0, d1, act);
         }
-    }
-    /* The rows left over (all of them when M < 4, as for predict): two panels at a time,
-     * so four independent accumulator chains hide the add latency, each chain still the
-     * plain k-ordered sum of its output. */
-    for (int m = full; m < M; m++) {
-        const float *x = X + (size_t)m * K;
-        int n0 = 0;
-        for (; n0 + 8 < N; n0 += 16) {
-            const float *p = P + (size_t)(n0 / 8) * 8 * K, *q = p + (size_t)8 * K;
-            f4 a0 = splat(0), a1 = a0, b0 = a0, b1 = a0;
-            for (int k = 0; k < K; k++) {
-                f4 v = splat(x[k]);
-                MADD(a0, v, LOAD(p + (size_t)k * 8));
-                MADD(a1, v, LOAD(p + (size_t)k * 8 + 4));
-                MADD(b0, v, LOAD(q + (size_t)k * 8));
-                MADD(b1, v, LOAD(q + (size_t)k * 8 + 4));
-            }
-            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, act);
-            store_row(Y + (size_t)m * N, n0 + 8, N, b, b0, b1, act);
-        }
-        if (n0 < N) {
-            const float *p = P + (size_t)(n0 / 8) * 8 * K;
-            f4 a0 = splat(0), a1 = a0;
-            for (int k = 0; k < K; k++) {
-                f4 v = splat(x[k]);
-                MADD(a0, v, LOAD(p + (size_t)k * 8));
-                MADD(a1, v, LOAD(p + (size_t)k * 8 + 4));
-            }
-            store_row(Y + (size_t)m * N, n0, N, b, a0, a1, act);
+        switch (M - full) { /* the rows left over, with this panel */
+            case 1: tail_rows(X, panel, b, Y, full, 1, K, N, n0, act); break;
+            case 2: tail_rows(X, panel, b, Y, full, 2, K, N, n0, act); break;
+            case 3: tail_rows(X, panel, b, Y, full, 3, K, N, n0, act); break;
         }
     }
 }
