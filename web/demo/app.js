@@ -122,6 +122,15 @@ function parseVector(text, label) {
   });
 }
 
+/**
+ * Counts the answers an element has shown, so tests (and anyone watching) can wait for the next one.
+ * The page's HTML starts them at data-version="0": a missing attribute, read before the script runs,
+ * must not look like a change.
+ */
+function bumpVersion(element) {
+  element.dataset.version = String(Number(element.dataset.version ?? 0) + 1);
+}
+
 function startCosineDemo(worker) {
   const result = $("cos-result");
   const error = $("cos-error");
@@ -134,7 +143,7 @@ function startCosineDemo(worker) {
       result.textContent = "–";
       showError(error, `Could not compute the similarity. ${err.message}`);
     }
-    $("cos-form").dataset.version = String(Number($("cos-form").dataset.version ?? 0) + 1);
+    bumpVersion($("cos-form"));
   };
   $("cos-form").onsubmit = (event) => {
     event.preventDefault();
@@ -160,7 +169,7 @@ function startWeightsDrop(worker) {
       info.classList.add("error");
       info.textContent = `${file.name} cannot be used: ${err.message}`;
     }
-    zone.dataset.version = String(Number(zone.dataset.version ?? 0) + 1);
+    bumpVersion(zone);
   };
   $("weights-file").onchange = (event) => event.target.files[0] && load(event.target.files[0]);
   zone.ondragover = (event) => {
