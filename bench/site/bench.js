@@ -150,13 +150,67 @@ async function search(contender, name, k) {
   };
 }
 
-window.bench = async (workload, contender) => {
-  const setup = await CONTENDERS[workload](contender);
+/** One contender's first output (to check) and its timing. */
+async function measure(setup) {
   const first = setup.isAsync ? await setup.fn() : setup.fn();
   const outputs = Object.fromEntries(Object.entries(setup.out(first)).map(([k, v]) => [k, Array.from(v, Number)]));
   const timing = await time(setup.fn, setup.calls, setup.rounds, setup.isAsync);
   await setup.done?.();
   return { ...timing, outputs };
+}
+
+window.bench = async (workload, contender) => measure(await CONTENDERS[workload](contender));
+
+// minimodel through createWorker({ workers, kernels }): every call a round trip to the
+// pool (the rows of predictBatch split across workers, the index sharded across them).
+const POOLED = {
+  async W2(pool) {
+    const [X, W1, b1, W2, b2] = await Promise.all(["w2_x", "w2_w1", "w2_b1", "w2_w2", "w2_b2"].map(load));
+    const net = await pool.createFeedForward([784, 256, 10]);
+    await net.loadLayer(0, W1, b1);
+    await net.loadLayer(1, W2, b2);
+    return { fn: () => net.predictBatch(X, 1024), out: (y) => ({ w2: y }), calls: 1, rounds: 10, isAsync: true };
+  },
+  async W4(pool) {
+    const q = await load("w4_q");
+    const index = await pool.createIndex(384);
+    await index.add(await load("w4_rows"));
+    const out = (r) => ({ w4_indices: Array.from(r.indices, Number), w4_scores: r.scores });
+    return { fn: () => index.search(q, 10), out, calls: 1, rounds: 30, isAsync: true };
+  },
+};
+
+window.benchPool = async (workload, workers, kernels) => {
+  const pool = await mm.createWorker({ workers, kernels });
+  try {
+    const result = await measure(await POOLED[workload](pool));
+    return { ...result, kernelBuild: (await pool.debugStats()).kernelBuild };
+  } finally {
+    await pool.terminate();
+  }
+};
+
+/**
+ * The arithmetic peak of `threads` cores for one instruction mix: peak.wasm's 12
+ * independent multiply-accumulate chains (bench/peak.c, no memory traffic), run in
+ * `threads` workers at once. Returns GFLOP/s summed over the workers (each its best of 5).
+ */
+window.fmaPeak = async (build, threads) => {
+  const url = new URL(`peak_${build}.wasm`, import.meta.url).href;
+  const workers = Array.from({ length: threads }, () => new Worker(new URL("peak-worker.js", import.meta.url)));
+  const ask = (worker, message) =>
+    new Promise((resolve, reject) => {
+      worker.onmessage = ({ data }) => resolve(data);
+      worker.onerror = (e) => reject(new Error(e.message));
+      worker.postMessage(message);
+    });
+  try {
+    await Promise.all(workers.map((w) => ask(w, { url })));
+    const rates = await Promise.all(workers.map((w) => ask(w, { run: 2e7 })));
+    return rates.reduce((a, b) => a + b, 0);
+  } finally {
+    workers.forEach((w) => w.terminate());
+  }
 };
 
 /**
@@ -193,5 +247,5 @@ window.benchWorker = async () => {
   return results;
 };
 
-await mm.init();
+await mm.init({ kernels: params.get("kernels") ?? "auto" });
 window.benchReady = true;

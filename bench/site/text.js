@@ -10,7 +10,9 @@ import { env, pipeline } from "../transformers/transformers.min.js";
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
 env.localModelPath = new URL("../models/transformers-js/", import.meta.url).pathname;
-env.backends.onnx.wasm.numThreads = 1;
+// ?threads=2 (the "every core" comparison): onnxruntime-web's threads, this page being
+// cross-origin isolated; minimodel's counterpart is "minimodel-2w" (two workers).
+env.backends.onnx.wasm.numThreads = Number(new URLSearchParams(location.search).get("threads") ?? 1);
 env.backends.onnx.wasm.wasmPaths = {
   mjs: new URL("../transformers/ort-wasm-simd-threaded.asyncify.mjs", import.meta.url).href,
   wasm: new URL("../transformers/ort-wasm-simd-threaded.asyncify.wasm", import.meta.url).href,
@@ -27,6 +29,11 @@ window.textLoad = async (name) => {
   if (name === "minimodel") {
     const embedder = await mm.TextEmbedder.load();
     live[name] = { call: (x) => embedder.embed(x), isAsync: false, release: () => embedder.dispose() };
+  } else if (name.startsWith("minimodel-")) {
+    // "minimodel-1w", "minimodel-2w": createWorker({ workers }), embed split across them.
+    const pool = await mm.createWorker({ workers: Number(name.slice(10, -1)) });
+    const embedder = await pool.loadTextEmbedder();
+    live[name] = { call: (x) => embedder.embed(x), isAsync: true, release: () => pool.terminate() };
   } else {
     const dtype = { "tjs-fp32": "fp32", "tjs-q8": "q8", "tjs-int8": "int8" }[name];
     const extractor = await pipeline("feature-extraction", "all-MiniLM-L6-v2", { dtype, device: "wasm" });
