@@ -136,9 +136,10 @@ static inline void store_row(float *y, int n0, int N, const float *b, f4 lo, f4 
  * Why a row's result never depends on its batch: every output Y[m][n] is computed with the
  * same float32 operations in the same order wherever row m sits and whatever M is: one
  * accumulator lane, acc = 0; for k = 0..K-1: acc += X[m][k] * W[n][k]; then acc + b[n].
- * The loops below only choose how many rows and outputs share the work (4 rows x 8
- * outputs, 1 to 3 rows x 8 outputs for the rows left over, or 1 row x 16 outputs for a
- * lone row); they never split or reorder a sum, so predict(x) equals every row of
+ * The loops below only choose which rows are done together (chunks of rows that stay in
+ * cache) and how many rows and outputs share the work (4 rows x 8 outputs, 1 to 3 rows x 8
+ * outputs for the rows left over, or 1 row x 16 outputs for a lone row); they never split
+ * or reorder a sum, so predict(x) equals every row of
  * predictBatch bit for bit (tested in CPython and in the browser). */
 /* R (1 to 3) rows of X against one panel of 8 outputs: the rows left over after the 4-row
  * blocks, done while the panel is still in cache (so the weights are read from memory once
@@ -158,6 +159,8 @@ static inline __attribute__((always_inline)) void tail_rows(const float *X, cons
     }
     for (int r = 0; r < R; r++) store_row(Y + (size_t)(m + r) * N, n0, N, b, lo[r], hi[r], act);
 }
+
+static void linear_rows(const float *X, const float *P, const float *b, float *Y, int M, int K, int N, int act);
 
 EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, int M, int K, int N,
                       int act) {
@@ -179,6 +182,20 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
         if (n0 < N) tail_rows(X, P + (size_t)(n0 / 8) * 8 * K, b, Y, 0, 1, K, N, n0, act);
         return;
     }
+    /* Rows in chunks of about 128 KiB of X: a chunk meets every panel while its rows are in
+     * cache, so X is read from memory once, not once per panel (the 3,063 x 384 inputs of
+     * the text benchmark's E2 by 1,536 or 1,152 outputs: 12-17% faster, measured natively;
+     * chunks of 32 KiB to 512 KiB all gave the same). */
+    int chunk = (32768 / (K > 0 ? K : 1)) & ~3;
+    if (chunk < 16) chunk = 16;
+    for (int m0 = 0; m0 < M; m0 += chunk) {
+        int rows = M - m0 < chunk ? M - m0 : chunk;
+        linear_rows(X + (size_t)m0 * K, P, b, Y + (size_t)m0 * N, rows, K, N, act);
+    }
+}
+
+/* mm_linear's rows (M > 1) in 4-row blocks and a tail of 1 to 3, panel by panel. */
+static void linear_rows(const float *X, const float *P, const float *b, float *Y, int M, int K, int N, int act) {
     int full = M - M % 4;
     for (int n0 = 0; n0 < N; n0 += 8) {
         const float *panel = P + (size_t)(n0 / 8) * 8 * K;
