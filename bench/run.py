@@ -284,16 +284,29 @@ def run_pool(url: str, quick: bool, refs, log) -> dict:
             for threads in (1, 2):
                 out["peak"][f"{build} {threads}"] = page.evaluate("([b, n]) => window.fmaPeak(b, n)", [build, threads])
         log("FMA peak, GFLOP/s: " + ", ".join(f"{k} thread(s) {v:.1f}" for k, v in out["peak"].items()))
-        runs = [("W2", "ort2", None), ("W2", "1w-simd128", (1, "simd128")), ("W2", "1w", (1, "auto")),
-                ("W2", "2w", (2, "auto")), ("W4", "ort2", None), ("W4", "1w", (1, "auto")), ("W4", "2w", (2, "auto"))]
-        for workload, key, pool in runs:
-            log(f"{workload} {key} ...")
-            if pool is None:
-                r = page.evaluate("(w) => window.bench(w, 'ort')", workload)
-            else:
-                r = page.evaluate("([w, n, k]) => window.benchPool(w, n, k)", [workload, *pool])
-            workloads.check_all(f"{key} {workload}", r.pop("outputs"), refs)
-            out[workload][key] = r
+        # (key, how): "ort" is onnxruntime-web with the page's 2 threads.
+        contenders = {"W2": [("ort2", "ort"), ("1w-simd128", {"workers": 1, "kernels": "simd128"}),
+                             ("1w", {"workers": 1, "kernels": "auto"}), ("2w", {"workers": 2, "kernels": "auto"})],
+                      "W4": [("ort2", "ort"), ("1w", {"workers": 1, "kernels": "auto"}),
+                             ("2w", {"workers": 2, "kernels": "auto"})]}
+        for workload, keys in contenders.items():
+            for key, how in keys:
+                log(f"{workload} loading {key} ...")
+                r = page.evaluate("([id, w, how]) => window.poolLoad(id, w, how)", [key, workload, how])
+                workloads.check_all(f"{key} {workload}", r["outputs"], refs)
+                if how != "ort":
+                    expected = "simd128" if how["kernels"] == "simd128" else "relaxed-simd"
+                    assert r["kernelBuild"] == expected, f"{workload} {key} ran {r['kernelBuild']}, not {expected}"
+            rounds = {"W2": 5 if quick else 15, "W4": 10 if quick else 30}[workload]
+            log(f"{workload}: {rounds} rounds, contenders interleaved ...")
+            times: dict[str, list[float]] = {key: [] for key, _ in keys}
+            for r in range(rounds):
+                shift = r % len(keys)
+                for key, _ in keys[shift:] + keys[:shift]:
+                    times[key].append(page.evaluate("(id) => window.poolRound(id)", key))
+            for key, _ in keys:
+                page.evaluate("(id) => window.poolRelease(id)", key)
+                out[workload][key] = summary(times[key])
         context.close()
 
         context = browser.new_context()

@@ -180,14 +180,38 @@ const POOLED = {
   },
 };
 
-window.benchPool = async (workload, workers, kernels) => {
-  const pool = await mm.createWorker({ workers, kernels });
-  try {
-    const result = await measure(await POOLED[workload](pool));
-    return { ...result, kernelBuild: (await pool.debugStats()).kernelBuild };
-  } finally {
-    await pool.terminate();
-  }
+// P's contenders stay loaded side by side, so bench/run.py can interleave their rounds: this
+// machine's speed drifts by tens of percent from one minute to the next, and blocks of
+// rounds, one contender after another, would compare different minutes.
+const loaded = {};
+
+/**
+ * Load one contender of P under `id`: how = "ort" (onnxruntime-web, with the page's
+ * ?threads) or { workers, kernels } (minimodel through createWorker). Returns its first
+ * output (to check) and, for minimodel, the kernel build its workers run.
+ */
+window.poolLoad = async (id, workload, how) => {
+  const pool = how === "ort" ? null : await mm.createWorker(how);
+  const setup = pool ? await POOLED[workload](pool) : await CONTENDERS[workload]("ort");
+  loaded[id] = { setup, pool };
+  const first = await setup.fn();
+  for (let i = 0; i < 3; i++) await setup.fn(); // warm up
+  const outputs = Object.fromEntries(Object.entries(setup.out(first)).map(([k, v]) => [k, Array.from(v, Number)]));
+  return { outputs, kernelBuild: pool ? (await pool.debugStats()).kernelBuild : null };
+};
+
+/** One call of a loaded contender, in ms. */
+window.poolRound = async (id) => {
+  const t0 = performance.now();
+  await loaded[id].setup.fn();
+  return performance.now() - t0;
+};
+
+window.poolRelease = async (id) => {
+  const { setup, pool } = loaded[id];
+  delete loaded[id];
+  await setup.done?.();
+  await pool?.terminate();
 };
 
 /**

@@ -8,7 +8,7 @@
 //     shard for its top k and merges them (ShardedIndex, below).
 // With one worker every call goes to the one replica, exactly as before.
 
-import { CLASSES } from "./api.js";
+import { CLASSES, float32Part } from "./api.js";
 import { abortError } from "./protocol.js";
 import { checkOptions, classesFromTable } from "./remote.js";
 
@@ -242,7 +242,7 @@ export class ShardedIndex {
     const base = this.size;
     const ranges = balancedRanges(new Array(count).fill(1), this._shards.length);
     await Promise.all(ranges.map(([start, end], i) => {
-      const part = Float32Array.from(rows.slice(start * dim, end * dim));
+      const part = float32Part(rows, start * dim, end * dim);
       return this._shards[i].add(part, opts).then(() => {
         const globals = new Int32Array(this._globals[i].length + end - start);
         globals.set(this._globals[i]);
