@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -64,10 +66,15 @@ def test_minimodel_predict_batch_matches_numpy(api):
     assert got["distinct"]
 
 
+# Parts are lists of numbers, or base64 of float32 bytes (3000 x 384 values as a JSON
+# list took Playwright about 20 s to send).
 SEARCH_JS = """([dim, parts, query, k]) => {
   const index = new mm.EmbeddingIndex(dim);
+  const floats = (p) => typeof p === "string"
+    ? new Float32Array(Uint8Array.from(atob(p), (c) => c.charCodeAt(0)).buffer)
+    : new Float32Array(p);
   try {
-    for (const part of parts) index.add(new Float32Array(part));
+    for (const part of parts) index.add(floats(part));
     const { indices, scores } = index.search(query, k);
     return { indices: Array.from(indices), scores: Array.from(scores), size: index.size,
              types: [indices.constructor.name, scores.constructor.name] };
@@ -80,7 +87,7 @@ def test_search_matches_numpy(api, n, dim, k):
     rng = np.random.default_rng(n)
     vectors = rng.standard_normal((n, dim)).astype(np.float32)
     query = rng.standard_normal(dim).astype(np.float32)
-    parts = [f32(p.ravel()) for p in np.array_split(vectors, 3) if p.size]
+    parts = [base64.b64encode(p.tobytes()).decode() for p in np.array_split(vectors, 3) if p.size]
     got = api.evaluate(SEARCH_JS, [dim, parts, f32(query), k])
     want_indices, want_scores = reference_search(vectors, query, k)
     assert got["types"] == ["Int32Array", "Float32Array"]
