@@ -6,11 +6,13 @@ host other than 127.0.0.1 fail the test that caused them.
 
 from __future__ import annotations
 
+import base64
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +121,16 @@ def watch_page(context, page) -> Watch:
     page.on("console", lambda m: watch.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: watch.page_errors.append(str(e)))
     return watch
+
+
+def f32_b64(values) -> str:
+    """Values as float32 bytes in base64, for a page to read with FROM_B64: a large array
+    as a JSON list of numbers costs Playwright seconds to send (500,000 values: about 8 s)."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype=np.float32).tobytes()).decode()
+
+
+# JS: f32_b64's string back into a Float32Array (an expression, for page code).
+FROM_B64 = "((s) => new Float32Array(Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer))"
 
 
 IDLE_FRAME_GAPS = """() => new Promise((resolve) => {

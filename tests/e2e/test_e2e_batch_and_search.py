@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import pytest
 
+from conftest import FROM_B64, f32_b64
 from references import reference_network, reference_search, scaled_layers
 from test_e2e_api import ERROR_JS, f32
 
@@ -27,14 +26,15 @@ def test_feed_forward_matches_numpy(api, sizes):
         """([sizes, layers, x, batch]) => {
           const net = new mm.FeedForward(sizes);
           try {
-            layers.forEach(([w, b], i) => net.loadLayer(i, new Float32Array(w), b));
-            const all = net.predictBatch(new Float32Array(x), batch);
-            const one = net.predict(x.slice(5 * sizes[0], 6 * sizes[0]));
+            layers.forEach(([w, b], i) => net.loadLayer(i, """ + FROM_B64 + """(w), b));
+            x = """ + FROM_B64 + """(x);
+            const all = net.predictBatch(x, batch);
+            const one = net.predict(Array.from(x.slice(5 * sizes[0], 6 * sizes[0]))); // a plain Array works too
             return { all: Array.from(all), one: Array.from(one), type: all.constructor.name,
                      sizes: net.sizes, io: [net.inputSize, net.outputSize] };
           } finally { net.dispose(); }
         }""",
-        [sizes, [[f32(w.ravel()), f32(b)] for w, b in layers], f32(x.ravel()), batch],
+        [sizes, [[f32_b64(w), f32(b)] for w, b in layers], f32_b64(x), batch],
     )
     expected = reference_network(layers, x)
     tol = dict(rtol=1e-4, atol=2e-5 * np.sqrt(max(sizes)))
@@ -66,13 +66,10 @@ def test_minimodel_predict_batch_matches_numpy(api):
     assert got["distinct"]
 
 
-# Parts are lists of numbers, or base64 of float32 bytes (3000 x 384 values as a JSON
-# list took Playwright about 20 s to send).
+# Parts are lists of numbers, or f32_b64 strings (large ones).
 SEARCH_JS = """([dim, parts, query, k]) => {
   const index = new mm.EmbeddingIndex(dim);
-  const floats = (p) => typeof p === "string"
-    ? new Float32Array(Uint8Array.from(atob(p), (c) => c.charCodeAt(0)).buffer)
-    : new Float32Array(p);
+  const floats = (p) => typeof p === "string" ? """ + FROM_B64 + """(p) : new Float32Array(p);
   try {
     for (const part of parts) index.add(floats(part));
     const { indices, scores } = index.search(query, k);
@@ -87,7 +84,7 @@ def test_search_matches_numpy(api, n, dim, k):
     rng = np.random.default_rng(n)
     vectors = rng.standard_normal((n, dim)).astype(np.float32)
     query = rng.standard_normal(dim).astype(np.float32)
-    parts = [base64.b64encode(p.tobytes()).decode() for p in np.array_split(vectors, 3) if p.size]
+    parts = [f32_b64(p) for p in np.array_split(vectors, 3) if p.size]
     got = api.evaluate(SEARCH_JS, [dim, parts, f32(query), k])
     want_indices, want_scores = reference_search(vectors, query, k)
     assert got["types"] == ["Int32Array", "Float32Array"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import open_blank
+from conftest import FROM_B64, f32_b64, open_blank
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +65,7 @@ def test_each_build_matches_float64_references(page, build):
     q = rng.standard_normal(64).astype(np.float32)
     got = page.evaluate(
         """async ([build, w1, b1, w2, x, rows, q]) => {
+          [w1, x, rows] = [w1, x, rows].map(""" + FROM_B64 + """);
           await mm.init({ kernels: build });
           const net = new mm.FeedForward([784, 256, 10]);
           net.loadLayer(0, w1, b1); net.loadLayer(1, w2);
@@ -79,7 +80,7 @@ def test_each_build_matches_float64_references(page, build):
           return { batch, single, indices: Array.from(found.indices), scores: Array.from(found.scores),
                    cos: mm.cosineSimilarity(a, b), self: mm.cosineSimilarity(a, a), build: mm.debugStats().kernelBuild };
         }""",
-        [build, w1.ravel().tolist(), b1.tolist(), w2.ravel().tolist(), x.ravel().tolist(), rows.ravel().tolist(), q.tolist()],
+        [build, f32_b64(w1), b1.tolist(), w2.ravel().tolist(), f32_b64(x), f32_b64(rows), q.tolist()],
     )
     assert got["build"] == build
     f = lambda a: a.astype(np.float64)  # noqa: E731
