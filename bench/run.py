@@ -172,6 +172,29 @@ def summary(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "runs": values}
 
 
+# Every step (a load, one round) takes seconds, or a few minutes for the slowest plain-JS
+# rounds; a step that takes this long is stuck (a blocked worker, a peer waiting for threads
+# that never start): fail with its name rather than hang.
+STEP_TIMEOUT_MS = 300_000
+
+
+def open_bench_page(browser, url: str, path: str, ready: str, log, listener=None):  # noqa: ANN001, ANN201
+    """A new browser context and page at `path` of the bench site, once `window[ready]` is
+    true; cross-origin isolated (checked), page errors and console errors logged, every
+    step timed out. Returns (context, page)."""
+    context = browser.new_context()
+    if listener is not None:
+        context.on("request", listener)
+    page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.on("pageerror", lambda e: log(f"page error: {e}"))
+    page.on("console", lambda m: m.type == "error" and log(f"console error: {m.text}"))
+    page.goto(url + path)
+    page.wait_for_function(f"() => window.{ready} === true", timeout=120_000)
+    assert page.evaluate("crossOriginIsolated"), "the benchmark page should be cross-origin isolated"
+    return context, page
+
+
 def run_browser(url: str, quick: bool, refs, log) -> tuple[dict, dict]:
     """W1-W6 in Chromium."""
     from playwright.sync_api import sync_playwright
@@ -180,12 +203,7 @@ def run_browser(url: str, quick: bool, refs, log) -> tuple[dict, dict]:
     cold: dict[str, dict[str, list[float]]] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        page = context.new_page()
-        page.on("pageerror", lambda e: log(f"page error: {e}"))
-        page.goto(url + "bench/bench.html")
-        page.wait_for_function("() => window.benchReady === true", timeout=120_000)
-        assert page.evaluate("crossOriginIsolated"), "the benchmark page should be cross-origin isolated"
+        context, page = open_bench_page(browser, url, "bench/bench.html", "benchReady", log)
         for workload in ["W1", "W2", "W3", "W4", "W4 k=100"]:
             for contender in ["minimodel", "js", "ort"]:
                 if quick and contender == "js" and workload in ("W2", "W4", "W4 k=100"):
@@ -201,10 +219,7 @@ def run_browser(url: str, quick: bool, refs, log) -> tuple[dict, dict]:
         context.close()
 
         # onnxruntime-web with 2 threads, for the search workloads.
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(url + "bench/bench.html?threads=2")
-        page.wait_for_function("() => window.benchReady === true", timeout=120_000)
+        context, page = open_bench_page(browser, url, "bench/bench.html?threads=2", "benchReady", log)
         for workload in ["W4", "W4 k=100"]:
             log(f"{workload} ort (2 threads) ...")
             r = page.evaluate("(w) => window.bench(w, 'ort')", workload)
@@ -257,9 +272,6 @@ POOL_TARGETS = [
     ("E2, 2 workers vs transformers.js q8 2 threads", "ms/passage", ("E2", "minimodel-2w"), ("E2", "tjs-q8"), None),
 ]
 POOL_TEXT_CONTENDERS = ["minimodel-1w", "minimodel-2w", "tjs-fp32", "tjs-q8"]
-# Every step of P (a load, one round) takes seconds; a step that takes this long is stuck
-# (a blocked worker, a peer waiting for threads): fail with its name rather than hang.
-STEP_TIMEOUT_MS = 300_000
 
 
 def run_pool(url: str, quick: bool, refs, log) -> dict:
@@ -273,16 +285,10 @@ def run_pool(url: str, quick: bool, refs, log) -> dict:
     outside, listener = outside_requests(url)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.on("request", listener)
-        page = context.new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        page.on("pageerror", lambda e: log(f"page error: {e}"))
-        page.goto(url + "bench/bench.html?threads=2")
-        page.wait_for_function("() => window.benchReady === true", timeout=120_000)
-        for build in ("relaxed", "simd128"):
+        context, page = open_bench_page(browser, url, "bench/bench.html?threads=2", "benchReady", log, listener)
+        for kind in ("relaxed", "simd128"):
             for threads in (1, 2):
-                out["peak"][f"{build} {threads}"] = page.evaluate("([b, n]) => window.fmaPeak(b, n)", [build, threads])
+                out["peak"][f"{kind} {threads}"] = page.evaluate("([b, n]) => window.fmaPeak(b, n)", [kind, threads])
         log("FMA peak, GFLOP/s: " + ", ".join(f"{k} thread(s) {v:.1f}" for k, v in out["peak"].items()))
         # (key, how): "ort" is onnxruntime-web with the page's 2 threads.
         contenders = {"W2": [("ort2", "ort"), ("1w-simd128", {"workers": 1, "kernels": "simd128"}),
@@ -309,15 +315,7 @@ def run_pool(url: str, quick: bool, refs, log) -> dict:
                 out[workload][key] = summary(times[key])
         context.close()
 
-        context = browser.new_context()
-        context.on("request", listener)
-        page = context.new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        page.on("pageerror", lambda e: log(f"page error: {e}"))
-        page.on("console", lambda m: m.type == "error" and log(f"console error: {m.text}"))
-        page.goto(url + "bench/text.html?threads=2")
-        page.wait_for_function("() => window.textReady === true", timeout=120_000)
-        assert page.evaluate("crossOriginIsolated"), "the benchmark page should be cross-origin isolated"
+        context, page = open_bench_page(browser, url, "bench/text.html?threads=2", "textReady", log, listener)
         times: dict[str, list[float]] = {c: [] for c in POOL_TEXT_CONTENDERS}
         for c in POOL_TEXT_CONTENDERS:
             log(f"E2 loading {c} ...")
@@ -403,13 +401,7 @@ def run_text(url: str, quick: bool, server: CountingServer, log) -> dict:
     outside, listener = outside_requests(url)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.on("request", listener)
-        page = context.new_page()
-        page.on("pageerror", lambda e: log(f"page error: {e}"))
-        page.goto(url + "bench/text.html")
-        page.wait_for_function("() => window.textReady === true", timeout=120_000)
-        assert page.evaluate("crossOriginIsolated"), "the benchmark page should be cross-origin isolated"
+        context, page = open_bench_page(browser, url, "bench/text.html", "textReady", log, listener)
         for c in TEXT_CONTENDERS:
             out["load_ms"][c] = page.evaluate("(c) => window.textLoad(c)", c)
             for w in ("E1", "E2"):
