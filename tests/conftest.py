@@ -172,6 +172,20 @@ def open_blank(browser, base_url: str):
     return context, page, watch
 
 
+def open_from_disk(browser, file: Path):
+    """A page opened from a file:// URL (which cannot run the site: it must say how to serve
+    it). Returns (context, page, errors): console errors and uncaught errors, which must stay
+    empty (watch_page's host check does not apply to file://)."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(file.as_uri())
+    page.locator("#file-warning").wait_for(state="visible", timeout=10_000)
+    return context, page, errors
+
+
 def open_app(browser, url: str):
     """A new context and page on the demo, waited until Python is ready."""
     context = browser.new_context()

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import IDLE_FRAME_GAPS, LOAD_TIMEOUT_MS, assert_responsive, frame_gap_limit, open_app, open_blank, watch_page
+from conftest import IDLE_FRAME_GAPS, LOAD_TIMEOUT_MS, assert_responsive, frame_gap_limit, open_app, open_blank, open_from_disk, watch_page
 
 pytestmark = pytest.mark.e2e
 
@@ -203,15 +203,8 @@ def test_init_progress_events_and_concurrent_calls(browser, base_url, dist):
 
 
 def test_file_url_explains_how_to_serve(browser, dist):
-    context = browser.new_context()
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto((dist / "index.html").as_uri())
-    warning = page.locator("#file-warning")
-    warning.wait_for(state="visible", timeout=10_000)
-    assert "opened straight from disk" in warning.inner_text()
+    context, page, errors = open_from_disk(browser, dist / "index.html")
+    assert "opened straight from disk" in page.inner_text("#file-warning")
     assert page.inner_text("#file-warning code >> nth=1") == "./dev.sh serve"
     assert page.locator("#loading").is_hidden()
     assert errors == []

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import IDLE_FRAME_GAPS, LOAD_TIMEOUT_MS, assert_responsive, frame_gap_limit, watch_page
+from conftest import IDLE_FRAME_GAPS, LOAD_TIMEOUT_MS, assert_responsive, frame_gap_limit, open_from_disk, watch_page
 
 pytestmark = pytest.mark.e2e
 
@@ -292,13 +292,7 @@ def test_cancel_keeps_what_was_embedded_and_the_page_stays_responsive(browser, b
 
 
 def test_file_url_explains_how_to_serve(browser, dist):
-    context = browser.new_context()
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto((dist / "search.html").as_uri())
-    page.locator("#file-warning").wait_for(state="visible", timeout=10_000)
+    context, page, errors = open_from_disk(browser, dist / "search.html")
     assert "./dev.sh serve" in page.inner_text("#file-warning")
     assert page.locator("#loading").is_hidden() and page.locator("#app").is_hidden()
     assert errors == []
