@@ -167,6 +167,26 @@ def test_original_network_is_batch_independent():
     predictions_agree(net, x)
 
 
+@pytest.mark.parametrize("inputs", [784, 2048])
+def test_batches_across_row_chunks_are_batch_independent(inputs):
+    """mm_linear takes rows in chunks of about 128 KiB of inputs (40 rows of 784 values, 16
+    of 2048): every batch size from 1 to 90, from two starting rows, crosses chunk
+    boundaries at every offset and ends 0 to 3 rows into a chunk; each row must keep
+    predict's bits. Cancelling weights make any other summation order visible."""
+    rng = np.random.default_rng(inputs)
+    net = FeedForward([inputs, 24, 3])
+    for i, (n_in, n_out) in enumerate([(inputs, 24), (24, 3)]):
+        w = rng.standard_normal((n_out, n_in)).astype(np.float32)
+        w[:, ::2] *= np.float32(1e4)
+        net.load_layer(i, w, rng.standard_normal(n_out).astype(np.float32))
+    x = rng.standard_normal((93, inputs)).astype(np.float32)
+    singles = np.stack([net.predict(row) for row in x])
+    for start in (0, 3):
+        for batch in range(1, 91):
+            got = net.predict_batch(x[start : start + batch])
+            assert got.tobytes() == singles[start : start + batch].tobytes(), f"rows {start}.. as a batch of {batch}"
+
+
 # ------------------------------------------------------------------ the numpy backend's GEMM
 
 
