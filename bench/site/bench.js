@@ -150,10 +150,15 @@ async function search(contender, name, k) {
   };
 }
 
+/** A contender's first output as plain arrays of numbers, for bench/run.py to check. */
+function outputsOf(setup, first) {
+  return Object.fromEntries(Object.entries(setup.out(first)).map(([k, v]) => [k, Array.from(v, Number)]));
+}
+
 /** One contender's first output (to check) and its timing. */
 async function measure(setup) {
   const first = setup.isAsync ? await setup.fn() : setup.fn();
-  const outputs = Object.fromEntries(Object.entries(setup.out(first)).map(([k, v]) => [k, Array.from(v, Number)]));
+  const outputs = outputsOf(setup, first);
   const timing = await time(setup.fn, setup.calls, setup.rounds, setup.isAsync);
   await setup.done?.();
   return { ...timing, outputs };
@@ -196,7 +201,7 @@ window.poolLoad = async (id, workload, how) => {
   loaded[id] = { setup, pool };
   const first = await setup.fn();
   for (let i = 0; i < 3; i++) await setup.fn(); // warm up
-  const outputs = Object.fromEntries(Object.entries(setup.out(first)).map(([k, v]) => [k, Array.from(v, Number)]));
+  const outputs = outputsOf(setup, first);
   return { outputs, kernelBuild: pool ? (await pool.debugStats()).kernelBuild : null };
 };
 
