@@ -20,16 +20,14 @@ import argparse
 import random
 import sys
 import tempfile
-import threading
 import time
-from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from static_server import CONTENT_SECURITY_POLICY, Server, StaticHandler  # noqa: E402
+from static_server import StaticHandler, start_in_thread  # noqa: E402
 
 READY = "body[data-ready=true], #error:not([hidden])"
 
@@ -51,10 +49,7 @@ class CountingServer:
                     outer.sent += Path(handle.name).stat().st_size
                 return handle
 
-        handler = partial(Counting, root=root.resolve(), quiet=True, extra_headers={}, csp=CONTENT_SECURITY_POLICY)
-        self.server = Server(("127.0.0.1", 0), handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.server, self.url = start_in_thread(root, handler_class=Counting)
 
     def stop(self) -> None:
         self.server.shutdown()

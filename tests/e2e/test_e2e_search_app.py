@@ -10,9 +10,7 @@ import hashlib
 import json
 import random
 import shutil
-import threading
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -306,7 +304,7 @@ class RecordingServer:
     """The project's static server on a folder, recording the paths it is asked for."""
 
     def __init__(self, root: Path) -> None:
-        from static_server import CONTENT_SECURITY_POLICY, Server, StaticHandler
+        from static_server import StaticHandler, start_in_thread
 
         paths = self.paths = []
 
@@ -315,10 +313,7 @@ class RecordingServer:
                 paths.append(self.path)
                 return super().send_head()
 
-        handler = partial(Recording, root=root.resolve(), quiet=True, extra_headers={}, csp=CONTENT_SECURITY_POLICY)
-        self.server = Server(("127.0.0.1", 0), handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.server, self.url = start_in_thread(root, handler_class=Recording)
 
     def stop(self) -> None:
         self.server.shutdown()
