@@ -97,7 +97,9 @@ case "$command" in
     setup_venv requirements-dev.txt
     setup_test_tools
     .venv/bin/python build.py
-    exec .venv/bin/python -m pytest "$@"
+    # Two processes, each taking whole test files (a file's tests share one booted page);
+    # pass -n 0 to run in one process (for --pdb, say).
+    exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"
     ;;
   bench)
     setup_node

@@ -36,11 +36,17 @@ LOAD_TIMEOUT_MS = 90_000
 
 
 @pytest.fixture(scope="session")
-def dist() -> Path:
-    """Build dist/ once per test session (quick when nothing changed)."""
+def dist(tmp_path_factory) -> Path:
+    """Build dist/ once per test session (quick when nothing changed). Under pytest-xdist
+    (./dev.sh test runs two processes) every process gets here: a lock in the run's shared
+    temporary folder lets one build at a time, and the others find nothing left to write."""
+    import fcntl
+
     import build
 
-    build.build()
+    with (tmp_path_factory.getbasetemp().parent / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        build.build()
     return build.DIST
 
 
@@ -200,9 +206,11 @@ def open_app(browser, url: str):
 
 @pytest.fixture(scope="module")
 def app(browser, base_url):
-    """One loaded page shared by a module's API tests (Pyodide boots once)."""
-    context, page, watch = open_app(browser, base_url)
-    # The demo computes in its worker; the API tests use the main-thread runtime.
+    """One page shared by a module's API tests, with the library imported and initialised
+    in `window.mm` (Pyodide boots once). A page of the site without the demo, as a user's
+    own page would be: the demo would boot a second runtime in its worker for nothing
+    (about 2.5 s a module). The demo's own tests open it themselves."""
+    context, page, watch = open_blank(browser, base_url)
     page.evaluate("async () => { window.mm = await import('./lib/minimodel.js'); await mm.init(); }")
     yield page, watch
     context.close()
