@@ -51,6 +51,19 @@ def dist(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def genuine_minilm(dist: Path) -> Path:
+    """The genuine all-MiniLM-L6-v2 folder (float32 model.safetensors and the rest), unpacked
+    from the wheel that the build verified and keeps in .cache/minilm/. Tests that need it
+    get it whatever ran before them (the unpacking is safe between processes)."""
+    from bench import minilm_onnx
+
+    found = minilm_onnx.find_model_dir()
+    if found is None:
+        pytest.fail(f"{minilm_onnx.WHEEL} is not in .cache/minilm/ although the build fetched it: run ./dev.sh build")
+    return found
+
+
+@pytest.fixture(scope="session")
 def base_url(dist: Path) -> str:
     from static_server import start_in_thread
 

