@@ -80,9 +80,10 @@ export class PooledObject {
     const limits = this._client.live(where);
     const args = op.check(this, params.slice(0, op.args.length), where, limits);
     const options = params[op.args.length];
-    if (op.restore) return Promise.all(this._replicas.map((r) => /** @type {any} */ (r)[name](...params))).then((all) => all[0]);
+    // Checked once here: the replicas are sent the checked arguments (RemoteObject._send).
+    if (op.restore) return Promise.all(this._replicas.map((r) => r._send(name, args, options))).then((all) => all[0]);
     if (op.split) return this._split(name, op, args, options, where);
-    return this._take()[name](...params);
+    return this._take()._send(name, args, options);
   }
 
   /**
@@ -95,7 +96,7 @@ export class PooledObject {
     const { signal, onProgress } = checkOptions(options ?? {}, where, op.transfer, Boolean(op.progress));
     if (signal?.aborted) throw abortError(signal);
     const ranges = balancedRanges(split.weights(args), this._replicas.length);
-    if (ranges.length <= 1) return this._take()[name](...args, options ?? {});
+    if (ranges.length <= 1) return this._take()._send(name, args, options);
     const done = ranges.map(() => 0);
     const total = ranges.reduce((n, [start, end]) => n + end - start, 0);
     const parts = ranges.map(([start, end], i) => {
@@ -107,7 +108,7 @@ export class PooledObject {
           onProgress({ done: done.reduce((a, b) => a + b, 0), total });
         };
       }
-      return /** @type {any} */ (this._replicas[i])[name](...split.slice(this, args, start, end), partOptions);
+      return this._replicas[i]._send(name, split.slice(this, args, start, end), partOptions);
     });
     return split.join(await Promise.all(parts));
   }
@@ -243,7 +244,7 @@ export class ShardedIndex {
     const ranges = balancedRanges(new Array(count).fill(1), this._shards.length);
     await Promise.all(ranges.map(([start, end], i) => {
       const part = float32Part(rows, start * dim, end * dim);
-      return this._shards[i].add(part, opts).then(() => {
+      return this._shards[i]._send("add", [part], opts).then(() => {
         const globals = new Int32Array(this._globals[i].length + end - start);
         globals.set(this._globals[i]);
         for (let r = start; r < end; r++) globals[this._globals[i].length + r - start] = base + r;
