@@ -40,7 +40,6 @@ import sys
 import tempfile
 import threading
 import time
-from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -52,7 +51,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import build  # noqa: E402
 import text_workloads  # noqa: E402
 import workloads  # noqa: E402
-from static_server import CONTENT_SECURITY_POLICY, Server, StaticHandler  # noqa: E402
+from static_server import CONTENT_SECURITY_POLICY, Server, StaticHandler, start_in_thread  # noqa: E402
 
 SITE = ROOT / ".cache" / "bench-site"
 ORT_DIR = ROOT / "node_modules" / "onnxruntime-web" / "dist"
@@ -136,12 +135,7 @@ class CountingServer(Server):
 
 
 def start_server(root: Path) -> tuple[CountingServer, str]:
-    handler = partial(CountingHandler, root=root.resolve(), quiet=True, extra_headers=ISOLATION,
-                      csp=CONTENT_SECURITY_POLICY)
-    server = CountingServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, port = server.server_address[:2]
-    return server, f"http://{host}:{port}/"
+    return start_in_thread(root, extra_headers=ISOLATION, handler_class=CountingHandler, server_class=CountingServer)
 
 
 def assemble_site(parts: str, log) -> dict:

@@ -129,19 +129,23 @@ class Server(http.server.ThreadingHTTPServer):
 def make_server(
     root: Path, host: str = "127.0.0.1", port: int = 0, quiet: bool = True, extra_headers: dict[str, str] | None = None,
     csp: str = CONTENT_SECURITY_POLICY, handler_class: type[StaticHandler] = StaticHandler,
+    server_class: type[Server] = Server,
 ) -> Server:
     handler = partial(handler_class, root=Path(root).resolve(), quiet=quiet, extra_headers=extra_headers or {}, csp=csp)
-    return Server((host, port), handler)
+    return server_class((host, port), handler)
 
 
 def start_in_thread(
     root: Path, host: str = "127.0.0.1", port: int = 0, extra_headers: dict[str, str] | None = None,
     csp: str = CONTENT_SECURITY_POLICY, handler_class: type[StaticHandler] = StaticHandler,
+    server_class: type[Server] = Server,
 ) -> tuple[Server, str]:
     """Start a server in a daemon thread; return it and its base URL. ``csp``: the
     Content-Security-Policy to send (by default the strict one the site needs);
-    ``handler_class``: a StaticHandler subclass, for tools that watch what is served."""
-    server = make_server(root, host, port, extra_headers=extra_headers, csp=csp, handler_class=handler_class)
+    ``handler_class`` and ``server_class``: subclasses of StaticHandler and Server, for
+    tools that watch what is served."""
+    server = make_server(root, host, port, extra_headers=extra_headers, csp=csp, handler_class=handler_class,
+                         server_class=server_class)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     bound_host, bound_port = server.server_address[:2]
     return server, f"http://{bound_host}:{bound_port}/"
