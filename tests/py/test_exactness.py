@@ -236,9 +236,13 @@ def test_ties_round_to_even():
 
 
 def test_kernel_gemm_within_its_error_bound():
-    """The kernel's float32 sums against the exact values: |y - exact| <= K u sum|x w|."""
+    """The kernel's float32 sums against the exact values: |y - exact| <= K u sum|x w|.
+    The shapes take every path of mm_linear: 4-row blocks, 1 to 3 rows left over, those
+    rows with pairs of panels (16 outputs) and with a last single panel, N below 8."""
     rng = np.random.default_rng(8)
-    for m, k, n in [(1, 1, 1), (3, 17, 9), (4, 8, 8), (5, 100, 23), (9, 784, 17)]:
+    shapes = [(1, 1, 1), (3, 17, 9), (4, 8, 8), (5, 100, 23), (9, 784, 17), (10, 384, 40), (6, 50, 16),
+              (13, 30, 24), (2, 64, 33), (11, 20, 24), (1, 300, 7), (2, 5, 3), (7, 40, 48)]
+    for m, k, n in shapes:
         layer = FeedForward([k, n])
         w = rng.standard_normal((n, k)).astype(np.float32)
         layer.load_layer(0, w, np.zeros(n, np.float32))
