@@ -134,11 +134,12 @@ def _add(key, dt, flops=0, rows=0):
 def _linear(kernels, layer, x, out, act):
     t0 = time.perf_counter(); _orig["linear"](kernels, layer, x, out, act)
     n, k = layer.weights.shape
-    _add(f"linear {k}->{n}" + (" +gelu" if act else ""), time.perf_counter() - t0, 2 * x.shape[0] * k * n, x.shape[0])
+    rows = x.array.shape[0]  # the encoder's buffers are pinned arrays (minimodel._kernels.Pinned)
+    _add(f"linear {k}->{n}" + (" +gelu" if act else ""), time.perf_counter() - t0, 2 * rows * k * n, rows)
 
 def _attention(kernels, qkv, lengths, ctx, scratch, batch, width, heads, head_dim):
     t0 = time.perf_counter(); _orig["attention"](kernels, qkv, lengths, ctx, scratch, batch, width, heads, head_dim)
-    _add("attention", time.perf_counter() - t0, int(sum(4 * int(n) * int(n) * heads * head_dim for n in lengths)), batch * width)
+    _add("attention", time.perf_counter() - t0, int(sum(4 * int(n) * int(n) * heads * head_dim for n in lengths.array)), batch * width)
 
 def _layernorm(*args):
     t0 = time.perf_counter(); _orig["layernorm"](*args); _add("layernorm", time.perf_counter() - t0)

@@ -37,6 +37,7 @@ BUILDS = {"simd128": _DEFAULT_PATH, "relaxed-simd": RELAXED_PATH}
 
 _F32 = np.dtype(np.float32)
 _U16 = np.dtype(np.uint16)
+_INTEGERS = (int, np.integer)
 _I32 = np.dtype(np.int32)
 
 
@@ -45,45 +46,60 @@ def _address(array: np.ndarray) -> int:
 
 
 class Pinned:
-    """A C-contiguous numpy array and its address, taken once (taking it costs ~1.5 µs).
+    """A C-contiguous numpy array with its address and the facts a kernel call checks,
+    taken once: in Pyodide a kernel call with plain arrays spends about 20 µs per array
+    on them (``__array_interface__``, ``flags``), more than a small product takes.
 
     Holding the ``Pinned`` holds the array, so the address stays valid while it is used.
+    An array's dtype, size and contiguity never change; its writability is read again at
+    each call, as for a plain array.
 
     >>> p = Pinned(np.zeros(4, np.float32)); p.array.size
     4
     """
 
-    __slots__ = ("array", "address")
+    __slots__ = ("array", "address", "dtype", "size")
 
     def __init__(self, array: np.ndarray) -> None:
-        if not array.flags.c_contiguous:
-            raise ValueError("internal: a pinned array must be C-contiguous")
+        if type(array) is not np.ndarray or not array.flags.c_contiguous:
+            raise ValueError("internal: a pinned array must be a C-contiguous numpy array")
         self.array = array
         self.address = _address(array)
+        self.dtype = array.dtype
+        self.size = array.size
 
 
 class _Pointer:
     """A pointer parameter: the dtype it must have, whether the kernel writes through it,
-    and how many elements it needs (a function of the call's integer arguments)."""
+    and how many elements it needs (a function of the call's integer arguments, in order)."""
 
     __slots__ = ("name", "dtype", "writes", "length")
 
     def __init__(self, name: str, dtype: np.dtype, writes: bool, length: Callable[..., int]) -> None:
         self.name, self.dtype, self.writes, self.length = name, dtype, writes, length
 
-    def address(self, kernel: str, value: Any, ints: dict[str, int]) -> int:
-        array = value.array if type(value) is Pinned else value
-        if type(array) is not np.ndarray:
-            raise TypeError(f"internal: {kernel}({self.name}) takes a numpy array, not {type(value).__name__}")
-        if array.dtype != self.dtype or not array.flags.c_contiguous or (self.writes and not array.flags.writeable):
-            raise TypeError(
-                f"internal: {kernel}({self.name}) needs a C-contiguous{' writable' if self.writes else ''} "
-                f"{self.dtype} array; received {array.dtype}, flags {array.flags.num}"
-            )
-        needed = self.length(**ints)
-        if array.size < needed:
-            raise ValueError(f"internal: {kernel}({self.name}) reads {needed} values; the array holds {array.size}")
-        return value.address if type(value) is Pinned else _address(array)
+    def address(self, kernel: str, value: Any, ints: list[int]) -> int:
+        if type(value) is Pinned:  # contiguous, dtype and size recorded when it was pinned
+            if value.dtype != self.dtype or (self.writes and not value.array.flags.writeable):
+                raise TypeError(
+                    f"internal: {kernel}({self.name}) needs a{' writable' if self.writes else 'n'} "
+                    f"{self.dtype} array; received a pinned {value.dtype} array"
+                )
+            size, address = value.size, value.address
+        else:
+            if type(value) is not np.ndarray:
+                raise TypeError(f"internal: {kernel}({self.name}) takes a numpy array, not {type(value).__name__}")
+            flags = value.flags
+            if value.dtype != self.dtype or not flags.c_contiguous or (self.writes and not flags.writeable):
+                raise TypeError(
+                    f"internal: {kernel}({self.name}) needs a C-contiguous{' writable' if self.writes else ''} "
+                    f"{self.dtype} array; received {value.dtype}, flags {flags.num}"
+                )
+            size, address = value.size, None
+        needed = self.length(*ints)
+        if size < needed:
+            raise ValueError(f"internal: {kernel}({self.name}) reads {needed} values; the array holds {size}")
+        return _address(value) if address is None else address
 
 
 class _Float:
@@ -97,7 +113,8 @@ class _Float:
 
 class Kernel:
     """One C function of the library, called with arrays (see the module docstring).
-    Parameters: _Pointer (an array), _Float, or a name (a non-negative int)."""
+    Parameters: _Pointer (an array), _Float, or a name (a non-negative int); a pointer's
+    length function takes the int parameters positionally, in their order."""
 
     def __init__(self, lib: ctypes.CDLL, name: str, restype: Any, params: list[Any]) -> None:
         self.name = name
@@ -112,14 +129,14 @@ class Kernel:
     def _addresses(self, args: tuple[Any, ...]) -> list[Any]:
         if len(args) != len(self._params):
             raise TypeError(f"internal: {self.name} takes {len(self._params)} arguments; received {len(args)}")
-        ints = {}
+        ints = []
         for param, value in zip(self._params, args):
-            if isinstance(param, str):
-                if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value < 2**31:
+            if type(param) is str:
+                if isinstance(value, bool) or not isinstance(value, _INTEGERS) or not 0 <= value < 2**31:
                     raise TypeError(f"internal: {self.name}({param}) must be an int in [0, 2**31); received {value!r}")
-                ints[param] = int(value)
+                ints.append(int(value))
         return [
-            p.address(self.name, v, ints) if isinstance(p, _Pointer) else float(v) if isinstance(p, _Float) else int(v)
+            p.address(self.name, v, ints) if type(p) is _Pointer else float(v) if type(p) is _Float else int(v)
             for p, v in zip(self._params, args)
         ]
 
@@ -159,7 +176,7 @@ class Kernels:
         self._packed_size = lib.mm_packed_size
         self._packed_size.restype = ctypes.c_size_t
         self._packed_size.argtypes = [ctypes.c_int, ctypes.c_int]
-        packed = lambda K, N, **_: self.packed_size(K, N)  # noqa: E731
+        packed = lambda K, N: self.packed_size(K, N)  # noqa: E731
         self.pack = Kernel(lib, "mm_pack", None, [
             _f32("W", lambda K, N: K * N), _f32("P", packed, writes=True), "K", "N"])
         self.linear = Kernel(lib, "mm_linear", None, [

@@ -34,13 +34,13 @@ class Linear:
     array([2., 0.], dtype=float32)
     """
 
-    __slots__ = ("weights", "bias", "_packed", "_packed_for")
+    __slots__ = ("weights", "bias", "_operands", "_operands_for")
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray) -> None:
         self.weights = weights
         self.bias = bias
-        self._packed: np.ndarray | None = None
-        self._packed_for: _kernels.Kernels | None = None
+        self._operands: tuple[_kernels.Pinned, _kernels.Pinned] | None = None
+        self._operands_for: _kernels.Kernels | None = None
 
     @property
     def in_features(self) -> int:
@@ -50,13 +50,16 @@ class Linear:
     def out_features(self) -> int:
         return self.weights.shape[0]
 
-    def _packed_weights(self, kernels: _kernels.Kernels) -> np.ndarray:
-        if self._packed_for is not kernels:
+    def _kernel_operands(self, kernels: _kernels.Kernels) -> tuple[_kernels.Pinned, _kernels.Pinned]:
+        """The packed weights and the bias as ``kernels.linear`` takes them, pinned: packed
+        for these kernels on first use, then reused by every call."""
+        if self._operands_for is not kernels:
             n, k = self.weights.shape
             packed = np.empty(kernels.packed_size(k, n), dtype=np.float32)
             kernels.pack(self.weights, packed, k, n)
-            self._packed, self._packed_for = packed, kernels
-        return self._packed
+            self._operands = (_kernels.Pinned(packed), _kernels.Pinned(np.ascontiguousarray(self.bias)))
+            self._operands_for = kernels
+        return self._operands  # type: ignore[return-value]
 
     def forward(self, x: np.ndarray, out: np.ndarray, relu: bool) -> np.ndarray:
         """Compute into ``out``. ``x``: C-contiguous float32 ``(in,)`` or ``(rows, in)``.
@@ -76,7 +79,7 @@ class Linear:
         else:
             rows = x.shape[0] if x.ndim == 2 else 1
             n, k = self.weights.shape
-            kernels.linear(x, self._packed_weights(kernels), self.bias, out, rows, k, n, int(relu))
+            kernels.linear(x, *self._kernel_operands(kernels), out, rows, k, n, int(relu))
         return out
 
     def bound_forward(self, x: np.ndarray, out: np.ndarray, relu: bool) -> Callable[[], Any]:
@@ -86,7 +89,7 @@ class Linear:
         if kernels is None:
             return functools.partial(self.forward, x, out, relu)
         n, k = self.weights.shape
-        return kernels.linear.bind(x, self._packed_weights(kernels), self.bias, out, 1, k, n, int(relu))
+        return kernels.linear.bind(x, *self._kernel_operands(kernels), out, 1, k, n, int(relu))
 
 
 def default_layer(input_size: int, output_size: int) -> Linear:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels
+from ._kernels import Pinned
 from ._exact import rounded_matmul
 from .layers import Linear
 from .tokenizer import WordPieceTokenizer
@@ -127,11 +128,13 @@ class BertEncoder:
     def __init__(self, config: BertConfig, tensors: dict[str, np.ndarray]) -> None:
         t = _check_tensors(tensors, config)
         f32 = lambda name: np.ascontiguousarray(t[name], dtype=np.float32)  # noqa: E731
+        # LayerNorm's weights pinned (their addresses taken once; see _kernels.Pinned).
+        norm = lambda name: (Pinned(f32(name + ".weight")), Pinned(f32(name + ".bias")))  # noqa: E731
         self.config = config
         self.word = f32("embeddings.word_embeddings.weight")
         # Positions and the token type 0 (single texts) folded together once.
         self.position = f32("embeddings.position_embeddings.weight") + f32("embeddings.token_type_embeddings.weight")[0]
-        self.embedding_norm = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
+        self.embedding_norm = norm("embeddings.LayerNorm")
         self.layers = []
         for n in range(config.layers):
             p = f"encoder.layer.{n}."
@@ -142,10 +145,10 @@ class BertEncoder:
             self.layers.append({
                 "qkv": qkv,
                 "out": Linear(f32(p + "attention.output.dense.weight"), f32(p + "attention.output.dense.bias")),
-                "norm1": (f32(p + "attention.output.LayerNorm.weight"), f32(p + "attention.output.LayerNorm.bias")),
+                "norm1": norm(p + "attention.output.LayerNorm"),
                 "up": Linear(f32(p + "intermediate.dense.weight"), f32(p + "intermediate.dense.bias")),
                 "down": Linear(f32(p + "output.dense.weight"), f32(p + "output.dense.bias")),
-                "norm2": (f32(p + "output.LayerNorm.weight"), f32(p + "output.LayerNorm.bias")),
+                "norm2": norm(p + "output.LayerNorm"),
             })
 
     def encode(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -155,15 +158,20 @@ class BertEncoder:
         batch, width = ids.shape
         rows = batch * width
         kernels = _kernels.active()
-        x = self.word[ids.reshape(-1)]
-        x += np.tile(self.position[:width], (batch, 1))
+        hidden = self.word[ids.reshape(-1)]
+        hidden += np.tile(self.position[:width], (batch, 1))
+        # The 43 kernel calls below use these buffers, pinned once: a call with plain arrays
+        # would spend most of a 10-token query's time on their addresses (see Pinned).
+        x, qkv, ctx, attended, up, lengths32, scratch = (Pinned(a) for a in (
+            hidden,
+            np.empty((rows, 3 * c.hidden), np.float32),
+            np.empty((rows, c.hidden), np.float32),
+            np.empty((rows, c.hidden), np.float32),
+            np.empty((rows, c.intermediate), np.float32),
+            np.ascontiguousarray(lengths, dtype=np.int32),
+            np.empty(max(width, 1), np.float32),
+        ))
         _layernorm(kernels, x, None, *self.embedding_norm, x, c.eps)
-        qkv = np.empty((rows, 3 * c.hidden), np.float32)
-        ctx = np.empty((rows, c.hidden), np.float32)
-        attended = np.empty((rows, c.hidden), np.float32)
-        up = np.empty((rows, c.intermediate), np.float32)
-        lengths32 = np.ascontiguousarray(lengths, dtype=np.int32)
-        scratch = np.empty(max(width, 1), np.float32)
         for layer in self.layers:
             _linear(kernels, layer["qkv"], x, qkv, ACT_NONE)
             _attention(kernels, qkv, lengths32, ctx, scratch, batch, width, c.heads, c.head_dim)
@@ -172,7 +180,7 @@ class BertEncoder:
             _linear(kernels, layer["up"], x, up, ACT_GELU)
             _linear(kernels, layer["down"], up, attended, ACT_NONE)
             _layernorm(kernels, attended, x, *layer["norm2"], x, c.eps)
-        hidden = x.reshape(batch, width, c.hidden)
+        hidden = hidden.reshape(batch, width, c.hidden)
         pooled = np.empty((batch, c.hidden), np.float64)
         for b in range(batch):  # over the text's own tokens only, in order
             pooled[b] = hidden[b, : lengths[b]].astype(np.float64).sum(axis=0) / lengths[b]
@@ -181,36 +189,41 @@ class BertEncoder:
         return (pooled / norms[:, None]).astype(np.float32)
 
 
-def _linear(kernels: Any, layer: Linear, x: np.ndarray, out: np.ndarray, act: int) -> None:
+# The encoder's steps, on pinned arrays: by the kernels when they are loaded, else by
+# numpy (the reference the kernels are tested against).
+
+
+def _linear(kernels: Any, layer: Linear, x: Pinned, out: Pinned, act: int) -> None:
+    n, k = layer.weights.shape
     if kernels is not None:
-        n, k = layer.weights.shape
-        kernels.linear(x, layer._packed_weights(kernels), layer.bias, out, x.shape[0], k, n, act)
+        kernels.linear(x, *layer._kernel_operands(kernels), out, x.array.shape[0], k, n, act)
         return
-    rounded_matmul(x, layer.weights, layer.bias, out)
+    rounded_matmul(x.array, layer.weights, layer.bias, out.array)
     if act == ACT_GELU:
-        out[...] = gelu(out)
+        out.array[...] = gelu(out.array)
 
 
-def _layernorm(kernels: Any, a: np.ndarray, b: np.ndarray | None, gamma: np.ndarray, beta: np.ndarray,
-               out: np.ndarray, eps: float) -> None:
+def _layernorm(kernels: Any, a: Pinned, b: Pinned | None, gamma: Pinned, beta: Pinned, out: Pinned,
+               eps: float) -> None:
     """out = LayerNorm(a + b) (or of a), row by row, in float32 as the kernel does."""
+    rows, dim = a.array.shape
     if kernels is not None:
-        rows, dim = a.shape
         kernels.layernorm(a, a if b is None else b, gamma, beta, out, rows, dim, eps, int(b is not None))
         return
-    y = a + b if b is not None else a.copy()
+    y = a.array + b.array if b is not None else a.array.copy()
     mean = y.mean(axis=1, dtype=np.float32, keepdims=True)
     centred = y - mean
     var = (centred * centred).mean(axis=1, dtype=np.float32, keepdims=True)
-    out[...] = centred / np.sqrt(var + np.float32(eps)) * gamma + beta
+    out.array[...] = centred / np.sqrt(var + np.float32(eps)) * gamma.array + beta.array
 
 
-def _attention(kernels: Any, qkv: np.ndarray, lengths: np.ndarray, ctx: np.ndarray, scratch: np.ndarray,
+def _attention(kernels: Any, qkv: Pinned, lengths: Pinned, ctx: Pinned, scratch: Pinned,
                batch: int, width: int, heads: int, head_dim: int) -> None:
     if kernels is not None:
         kernels.attention(qkv, lengths, ctx, scratch, batch, width, heads, head_dim)
         return
-    rows = qkv.reshape(batch, width, 3, heads, head_dim)
+    lengths, ctx = lengths.array, ctx.array
+    rows = qkv.array.reshape(batch, width, 3, heads, head_dim)
     out = ctx.reshape(batch, width, heads, head_dim)
     out[...] = 0
     scale = np.float32(1 / math.sqrt(head_dim))
