@@ -266,6 +266,10 @@ POOL_TARGETS = [
     ("E2, 2 workers vs transformers.js q8 2 threads", "ms/passage", ("E2", "minimodel-2w"), ("E2", "tjs-q8"), None),
 ]
 POOL_TEXT_CONTENDERS = ["minimodel-1w", "minimodel-2w", "tjs-fp32", "tjs-q8"]
+# Idle time before each timed round of P: onnxruntime-web's threads keep spinning for 20-40 ms
+# after a run (measured: a 2-worker W2 call right after one of its rounds took 31 ms, 21 ms
+# with 100 ms between them), which took a core from whichever contender came next.
+POOL_IDLE_MS = 100
 
 
 def run_pool(url: str, quick: bool, refs, log) -> dict:
@@ -303,6 +307,7 @@ def run_pool(url: str, quick: bool, refs, log) -> dict:
             for r in range(rounds):
                 shift = r % len(keys)
                 for key, _ in keys[shift:] + keys[:shift]:
+                    page.wait_for_timeout(POOL_IDLE_MS)
                     times[key].append(page.evaluate("(id) => window.poolRound(id)", key))
             for key, _ in keys:
                 page.evaluate("(id) => window.poolRelease(id)", key)
@@ -322,6 +327,7 @@ def run_pool(url: str, quick: bool, refs, log) -> dict:
         for r in range(rounds):
             shift = r % len(POOL_TEXT_CONTENDERS)
             for c in POOL_TEXT_CONTENDERS[shift:] + POOL_TEXT_CONTENDERS[:shift]:
+                page.wait_for_timeout(POOL_IDLE_MS)
                 times[c].append(page.evaluate("([c, w, n]) => window.textRound(c, w, n)", [c, "E2", 1]))
         for c in POOL_TEXT_CONTENDERS:
             page.evaluate("(c) => window.textRelease(c)", c)
