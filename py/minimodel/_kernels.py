@@ -51,8 +51,9 @@ class Pinned:
     on them (``__array_interface__``, ``flags``), more than a small product takes.
 
     Holding the ``Pinned`` holds the array, so the address stays valid while it is used.
-    An array's dtype, size and contiguity never change; its writability is read again at
-    each call, as for a plain array.
+    The array must not be re-typed in place afterwards (``a.dtype = ...`` can change its
+    size; nothing in the library does that to its buffers); its writability, which may be
+    switched off, is read again at each call, as for a plain array.
 
     >>> p = Pinned(np.zeros(4, np.float32)); p.array.size
     4
