@@ -253,6 +253,32 @@ def test_kernel_gemm_within_its_error_bound():
         assert np.all(np.abs(got - exact) <= bound)
 
 
+def test_kernel_sums_in_the_documented_order(native_kernels):
+    """mm_linear's promise, checked bit for bit: every output is acc = 0; for k in order:
+    acc = acc + x[k] * w[k] (each product and sum rounded to float32); then acc + b. numpy
+    does the same float32 operations column by column here. Cancelling weights make any
+    other order, split or fused multiply-add show. The shapes take every path of the kernel
+    (4-row blocks, 1 to 3 rows left over, pairs of panels, a last single panel, N < 8)."""
+    from minimodel import _kernels
+
+    kernels = _kernels.Kernels(native_kernels)
+    rng = np.random.default_rng(21)
+    for m, k, n in [(1, 1, 1), (1, 300, 7), (2, 64, 33), (3, 17, 9), (5, 100, 23), (6, 50, 16), (7, 40, 48),
+                    (10, 384, 40), (11, 20, 24), (13, 30, 24), (41, 784, 17)]:
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        w = rng.standard_normal((n, k)).astype(np.float32)
+        w[:, ::2] *= np.float32(1e4)
+        b = rng.standard_normal(n).astype(np.float32)
+        packed = np.empty(kernels.packed_size(k, n), np.float32)
+        kernels.pack(w, packed, k, n)
+        got = np.empty((m, n), np.float32)
+        kernels.linear(x, packed, b, got, m, k, n, 0)
+        acc = np.zeros((m, n), np.float32)
+        for i in range(k):
+            acc = acc + x[:, i : i + 1] * w[:, i]
+        assert got.tobytes() == (acc + b).tobytes(), f"{m} x {k} by {n}"
+
+
 # ------------------------------------------------------------------ cosine, normalisation, top-k
 
 
