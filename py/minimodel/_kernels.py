@@ -96,11 +96,11 @@ class _Pointer:
                     f"internal: {kernel}({self.name}) needs a C-contiguous{' writable' if self.writes else ''} "
                     f"{self.dtype} array; received {value.dtype}, flags {flags.num}"
                 )
-            size, address = value.size, None
+            size, address = value.size, _address(value)
         needed = self.length(*ints)
         if size < needed:
             raise ValueError(f"internal: {kernel}({self.name}) reads {needed} values; the array holds {size}")
-        return _address(value) if address is None else address
+        return address
 
 
 class _Float:

@@ -133,9 +133,9 @@ export class RemoteObject {
    */
   _invoke(name, params) {
     const op = /** @type {Operation & { args: string[] }} */ (CLASSES[this.kind].methods[name]);
-    const limits = this._live(`${this.kind}.${name}`);
-    return this._send(name, op.check(this, params.slice(0, op.args.length), `${this.kind}.${name}`, limits),
-      params[op.args.length]);
+    const where = `${this.kind}.${name}`;
+    const args = op.check(this, params.slice(0, op.args.length), where, this._live(where));
+    return this._send(name, args, params[op.args.length]);
   }
 
   /**
