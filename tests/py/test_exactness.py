@@ -235,14 +235,18 @@ def test_ties_round_to_even():
     assert got[0, 0] == np.float32(0.099999994)  # 13421772 * 2**-27, the even neighbour
 
 
+# (rows, inputs, outputs) that take every path of mm_linear: 4-row blocks, 1 to 3 rows left
+# over, those rows with pairs of panels (16 outputs) and with a last single panel, N below 8,
+# and a batch that spans two row chunks.
+EVERY_GEMM_PATH = [(1, 1, 1), (1, 300, 7), (2, 5, 3), (2, 64, 33), (3, 17, 9), (4, 8, 8), (5, 100, 23), (6, 50, 16),
+                   (7, 40, 48), (9, 784, 17), (10, 384, 40), (11, 20, 24), (13, 30, 24), (41, 784, 17)]
+
+
 def test_kernel_gemm_within_its_error_bound():
-    """The kernel's float32 sums against the exact values: |y - exact| <= K u sum|x w|.
-    The shapes take every path of mm_linear: 4-row blocks, 1 to 3 rows left over, those
-    rows with pairs of panels (16 outputs) and with a last single panel, N below 8."""
+    """The kernel's float32 sums against the exact values: |y - exact| <= K u sum|x w|,
+    on every path of the kernel."""
     rng = np.random.default_rng(8)
-    shapes = [(1, 1, 1), (3, 17, 9), (4, 8, 8), (5, 100, 23), (9, 784, 17), (10, 384, 40), (6, 50, 16),
-              (13, 30, 24), (2, 64, 33), (11, 20, 24), (1, 300, 7), (2, 5, 3), (7, 40, 48)]
-    for m, k, n in shapes:
+    for m, k, n in EVERY_GEMM_PATH:
         layer = FeedForward([k, n])
         w = rng.standard_normal((n, k)).astype(np.float32)
         layer.load_layer(0, w, np.zeros(n, np.float32))
@@ -257,14 +261,12 @@ def test_kernel_sums_in_the_documented_order(native_kernels):
     """mm_linear's promise, checked bit for bit: every output is acc = 0; for k in order:
     acc = acc + x[k] * w[k] (each product and sum rounded to float32); then acc + b. numpy
     does the same float32 operations column by column here. Cancelling weights make any
-    other order, split or fused multiply-add show. The shapes take every path of the kernel
-    (4-row blocks, 1 to 3 rows left over, pairs of panels, a last single panel, N < 8)."""
+    other order, split or fused multiply-add show, on every path of the kernel."""
     from minimodel import _kernels
 
     kernels = _kernels.Kernels(native_kernels)
     rng = np.random.default_rng(21)
-    for m, k, n in [(1, 1, 1), (1, 300, 7), (2, 64, 33), (3, 17, 9), (5, 100, 23), (6, 50, 16), (7, 40, 48),
-                    (10, 384, 40), (11, 20, 24), (13, 30, 24), (41, 784, 17)]:
+    for m, k, n in EVERY_GEMM_PATH:
         x = rng.standard_normal((m, k)).astype(np.float32)
         w = rng.standard_normal((n, k)).astype(np.float32)
         w[:, ::2] *= np.float32(1e4)
