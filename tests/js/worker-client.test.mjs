@@ -317,3 +317,41 @@ test("createWorker checks its workers option", async () => {
   await assert.rejects(createWorker({ workers: 99 }), { message: "createWorker: workers must be at most 8; received 99" });
   await assert.rejects(createWorker({ workers: "2" }), { name: "RangeError" });
 });
+
+test("a started worker gets a call before the call returns; calls made while it starts keep their order", async () => {
+  const client = await createWorker({ workers: 2 });
+  const model = await client.createModel(2, 1);
+  await model.loadWeights([1, 10]);
+  const before = workers.map((w) => calls(w, "call").length);
+  const pending = model.predictBatch([1, 1, 2, 2, 3, 3, 4, 4], 4); // split: a part to each worker
+  assert.deepEqual(workers.map((w, i) => calls(w, "call").length - before[i]), [1, 1], "both parts posted already");
+  assert.deepEqual(Array.from(await pending), [11, 22, 33, 44]);
+
+  await client.terminate();
+});
+
+test("a call made just as a restarted worker is ready still goes after the calls that waited for it", async () => {
+  const client = await createWorker();
+  const model = await client.createModel(2, 1);
+  await model.loadWeights([1, 10]);
+  await assert.rejects(client._crashForTest());
+  const transport = client._members[0].transport;
+  const loaded = model.loadWeights([2, 20]); // waits for the new worker
+  // Make the next call in the first microtask after the worker is up, before the waiting
+  // call has gone on: it must not overtake it.
+  let later = null;
+  const onMessage = transport.onMessage;
+  transport.onMessage = (worker, data) => {
+    onMessage.call(transport, worker, data);
+    let spins = 0;
+    const poll = () => {
+      if (later === null && transport.worker && transport.starting === null) later = model.predictBatch([1, 1, 2, 2], 2);
+      else if (later === null && spins++ < 200) queueMicrotask(poll);
+    };
+    queueMicrotask(poll);
+  };
+  await loaded;
+  assert.ok(later !== null, "the call was made while the first one waited");
+  assert.deepEqual(Array.from(await later), [22, 44]);
+  await client.terminate();
+});

@@ -134,16 +134,18 @@ const predict = {
 };
 
 /**
- * Values `start` to `end` of a vector argument as a new Float32Array: the part of a split
- * call a worker gets. One copy: from a typed array straight (`Float32Array.from` over a
- * slice would copy twice, element by element, on the main thread, which the workers wait for).
+ * Values `start` to `end` of a vector argument: the part of a split call a worker gets,
+ * as a view of a typed array (no copy) or a slice of an Array. Only for arguments listed in
+ * their operation's `vectors`, which RemoteObject._send copies into a Float32Array of just
+ * that part (prepareArgs): copying here too cost W2's 2-worker call two more copies of its
+ * 3.2 MB of inputs on the main thread, about 2.5 ms the workers waited for.
  * @param {import("./types.js").NumericInput} values @param {number} start @param {number} end
- * @returns {Float32Array}
+ * @returns {import("./types.js").NumericInput}
  */
 export function float32Part(values, start, end) {
   return ArrayBuffer.isView(values)
-    ? new Float32Array(/** @type {Float32Array} */ (values).subarray(start, end))
-    : Float32Array.from(/** @type {number[]} */ (values).slice(start, end));
+    ? /** @type {Float32Array} */ (values).subarray(start, end)
+    : /** @type {number[]} */ (values).slice(start, end);
 }
 
 /** Float32Arrays end to end. @param {Float32Array[]} parts */
