@@ -7,6 +7,7 @@ import { afterEach, test } from "node:test";
 import { balancedRanges } from "../../web/lib/pool.js";
 import { createWorker } from "../../web/lib/worker-client.js";
 import { encodeError, transferablesOf } from "../../web/lib/protocol.js";
+import { spareStats } from "../../web/lib/spare-buffers.js";
 
 const LIMITS = { maxDim: 16_777_216, maxParameters: 67_108_864, maxValues: 268_435_456 };
 
@@ -84,12 +85,13 @@ class FakeWorker {
     this.queue = (this.queue ?? Promise.resolve()).then(() => new Promise((resolve) => setTimeout(resolve, 0))).then(() => this.handle(data));
   }
   reply(message) {
-    if (!this.terminated) this.onmessage?.({ data: structuredClone(message, { transfer: transferablesOf(message.result) }) });
+    const transfer = [...transferablesOf(message.result), ...(message.spent ?? [])];
+    if (!this.terminated) this.onmessage?.({ data: structuredClone(message, { transfer }) });
   }
   async handle({ id, op, args }) {
     if (this.terminated) return;
     try {
-      let result, state;
+      let result, state, spent;
       if (op === "init") result = { info: { pyodideVersion: "fake" }, limits: LIMITS };
       else if (op === "create") {
         const [objectId, kind, [i, o]] = args;
@@ -104,6 +106,8 @@ class FakeWorker {
         const [objectId, method, callArgs] = args;
         const object = this.objects.get(objectId);
         result = object[method](...callArgs);
+        // As worker.js does: these methods hand their inputs' buffers back.
+        if (method === "predictBatch" || method === "_predictRows") spent = [callArgs[0].buffer];
         if (object instanceof FakeIndex && method === "add") state = { dim: object.dim, size: object.size };
       } else if (op === "dispose") this.objects.delete(args[0]);
       else if (op === "busy") await new Promise((resolve) => (this.busyTimer = setTimeout(resolve, args[0])));
@@ -111,7 +115,7 @@ class FakeWorker {
         this.reply({ type: "fatal", message: "a fatal Python error: memory access out of bounds" });
         return;
       } else throw new Error(`unknown operation ${op}`);
-      this.reply({ id, ok: true, result, state });
+      this.reply({ id, ok: true, result, state, spent });
     } catch (error) {
       this.reply({ id, ok: false, error: encodeError(error) });
     }
@@ -353,5 +357,23 @@ test("a call made just as a restarted worker is ready still goes after the calls
   await loaded;
   assert.ok(later !== null, "the call was made while the first one waited");
   assert.deepEqual(Array.from(await later), [22, 44]);
+  await client.terminate();
+});
+
+test("the workers hand predictBatch's input buffers back, and the next call's copies reuse them", async () => {
+  const client = await createWorker({ workers: 2 });
+  const model = await client.createModel(2, 1);
+  await model.loadWeights([1, 10]);
+  const rows = 50; // 25 rows a worker: a size no other test here uses
+  const x = Float32Array.from({ length: 2 * rows }, (_, i) => i >> 1);
+  const expected = (v) => Array.from({ length: rows }, (_, r) => 11 * v[2 * r]);
+  const kept = spareStats().buffers;
+  assert.deepEqual(Array.from(await model.predictBatch(x, rows)), expected(x));
+  assert.equal(spareStats().buffers, kept + 2, "one buffer back from each worker");
+  x.reverse();
+  const next = model.predictBatch(x, rows);
+  assert.equal(spareStats().buffers, kept, "both parts copied into them");
+  assert.deepEqual(Array.from(await next), expected(x));
+  assert.equal(x[0], rows - 1, "the caller's array is untouched");
   await client.terminate();
 });

@@ -1,7 +1,10 @@
 // The one protocol between the page (worker-client.js) and the module worker (worker.js).
 //
 // Page -> worker:  { id, op, args }            op: a key of the worker's handlers
-// Worker -> page:  { id, ok: true, result }    or { id, ok: false, error: EncodedError }
+// Worker -> page:  { id, ok: true, result, state, spent }  or { id, ok: false, error: EncodedError }
+//                  spent: the buffers of the call's input vectors, handed back (transferred)
+//                  when the method copied them into Python and kept no reference, for the
+//                  page to reuse (spare-buffers.js)
 //                  { type: "progress", progress }   while init() loads
 //                  { type: "fatal", message }       the worker's Python runtime died
 // Only plain data and typed arrays cross; typed arrays in a result are transferred.

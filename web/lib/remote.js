@@ -9,6 +9,7 @@ import { CLASSES } from "./api.js";
 import { Batcher } from "./batcher.js";
 import { abortError } from "./protocol.js";
 import { RestoreLog } from "./restore.js";
+import { float32Copy } from "./spare-buffers.js";
 import { describe } from "./validate.js";
 
 /** @typedef {import("./api.js").Operation} Operation */
@@ -81,7 +82,7 @@ export function prepareArgs(op, args, where, { transfer = false, retain = false 
       const { byteOffset, length } = value; // read before the transfer detaches it
       return new Float32Array(structuredClone(value.buffer, { transfer: [value.buffer] }), byteOffset, length);
     }
-    const copy = new Float32Array(value);
+    const copy = float32Copy(value);
     if (!retain) buffers.push(copy.buffer);
     return copy;
   });

@@ -10,6 +10,7 @@
 // - terminate() fails everything pending; later calls reject.
 
 import { abortError, decodeError } from "./protocol.js";
+import { keepSpare } from "./spare-buffers.js";
 
 /**
  * The Worker interface this needs (a real Worker, or a fake in the unit tests).
@@ -133,6 +134,7 @@ export class Transport {
       this.lost(worker, data.message);
       return;
     }
+    if (data.spent) keepSpare(data.spent);
     const entry = this.pending.get(data.id);
     if (!entry) return;
     this.settle(entry);

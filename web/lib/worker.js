@@ -98,6 +98,25 @@ const handlers = {
   },
 };
 
+// Methods that copy their vector arguments into Python's memory at once and keep no
+// reference to them: the buffers go back to the page to be reused (spare-buffers.js).
+const HANDS_BACK = new Set(["predictBatch", "_predictRows"]);
+
+/**
+ * The buffers of a call's Float32Array arguments, once each, except any the result uses.
+ * @param {unknown[]} values @param {Transferable[]} taken
+ * @returns {ArrayBuffer[]}
+ */
+function spentBuffers(values, taken) {
+  /** @type {ArrayBuffer[]} */
+  const buffers = [];
+  for (const value of values) {
+    if (!(value instanceof Float32Array) || !(value.buffer instanceof ArrayBuffer)) continue;
+    if (!buffers.includes(value.buffer) && !taken.includes(value.buffer)) buffers.push(value.buffer);
+  }
+  return buffers;
+}
+
 mm.onFatalError((error) =>
   scope.postMessage({ type: "fatal", message: `a fatal Python error: ${/** @type {any} */ (error.cause)?.message ?? error.message}` }),
 );
@@ -107,7 +126,9 @@ scope.onmessage = async (/** @type {MessageEvent} */ { data }) => {
   try {
     if (!Object.hasOwn(handlers, op)) throw new Error(`unknown operation ${op}`);
     const { result, state } = await handlers[op].apply({ id }, args);
-    scope.postMessage({ id, ok: true, result, state }, transferablesOf(result));
+    const transfer = transferablesOf(result);
+    const spent = op === "call" && HANDS_BACK.has(args[1]) ? spentBuffers(args[2], transfer) : [];
+    scope.postMessage({ id, ok: true, result, state, spent }, [...transfer, ...spent]);
   } catch (error) {
     scope.postMessage({ id, ok: false, error: encodeError(error) });
   }
