@@ -177,6 +177,23 @@ test("the caller's arrays are copied, or taken over with transfer", async () => 
   await client.terminate();
 });
 
+test("a call posted again to a replacement worker sends its inputs as they were when it was made", async () => {
+  const client = await createWorker({ maxBatchSize: 1 }); // no batching: the plain call path
+  const model = await client.createModel(2, 1);
+  await model.loadWeights([1, 10]);
+  const controller = new AbortController();
+  const busy = client._busyForTest(10_000, { signal: controller.signal });
+  const x = Float32Array.from([1, 2, 3, 4]);
+  const waiting = model.predictBatch(x, 2); // posted behind the busy call: posted again later
+  x.set([5, 5, 5, 5]); // the caller reuses its array at once
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  controller.abort();
+  await assert.rejects(busy, { name: "AbortError" });
+  assert.deepEqual(Array.from(await waiting), [21, 43]);
+  assert.equal(workers.length, 2);
+  await client.terminate();
+});
+
 test("aborting a running call replaces the worker, restores the objects, and re-sends the rest", async () => {
   const client = await createWorker();
   const model = await client.createModel(2, 1);
@@ -369,7 +386,9 @@ test("the workers hand predictBatch's input buffers back, and the next call's co
   const expected = (v) => Array.from({ length: rows }, (_, r) => 11 * v[2 * r]);
   const kept = spareStats().buffers;
   assert.deepEqual(Array.from(await model.predictBatch(x, rows)), expected(x));
-  assert.equal(spareStats().buffers, kept + 2, "one buffer back from each worker");
+  // Per part: the buffer the worker got comes back, and the page's own copy of the part
+  // (kept in case the call had to be posted again) is released.
+  assert.equal(spareStats().buffers, kept + 4, "two buffers back per worker");
   x.reverse();
   const next = model.predictBatch(x, rows);
   assert.equal(spareStats().buffers, kept, "both parts copied into them");

@@ -196,7 +196,7 @@ function checkLayer(sizes, index, weights, bias, where, single) {
 }
 
 /**
- * Texts to embed: a string, or an Array of strings; returns the Array.
+ * Texts to embed: a string, or an Array of strings; returns them as a new Array.
  * @param {unknown} texts @param {string} where @returns {string[]}
  */
 function checkTexts(texts, where) {
@@ -210,7 +210,7 @@ function checkTexts(texts, where) {
       throw new TypeError(`${where}: texts[${i}] is ${describe(texts[i])}; expected a string`);
     }
   }
-  return texts;
+  return texts.slice(); // as checked: the caller may change its Array while the call waits
 }
 
 /** @type {Record<string, (state: any) => any>} */

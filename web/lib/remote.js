@@ -9,7 +9,7 @@ import { CLASSES } from "./api.js";
 import { Batcher } from "./batcher.js";
 import { abortError } from "./protocol.js";
 import { RestoreLog } from "./restore.js";
-import { float32Copy } from "./spare-buffers.js";
+import { float32Copy, keepSpare } from "./spare-buffers.js";
 import { describe } from "./validate.js";
 
 /** @typedef {import("./api.js").Operation} Operation */
@@ -89,6 +89,16 @@ export function prepareArgs(op, args, where, { transfer = false, retain = false 
   return { values, transfer: buffers };
 }
 
+/**
+ * The buffers of the Float32Array vector arguments among `values`.
+ * @param {Operation & { args: string[] }} op @param {any[]} values
+ * @returns {ArrayBuffer[]}
+ */
+function vectorBuffers(op, values) {
+  const vectors = op.vectors ?? [];
+  return values.filter((value, i) => vectors.includes(op.args[i]) && value instanceof Float32Array).map((v) => v.buffer);
+}
+
 /** The shared behaviour of every remote object. */
 export class RemoteObject {
   /**
@@ -156,29 +166,31 @@ export class RemoteObject {
     if (signal?.aborted) throw abortError(signal);
     const onProgress = options.onProgress ?? null;
     const batching = Boolean(op.batch) && this._client.options.maxBatchSize > 1 && onProgress === null;
-    // Copies kept here (for a batch, a replacement worker, or taken over with `transfer`)
-    // are sent by copy, so they can be sent again; the others are transferred on the
-    // first post, and a re-post after a restart makes fresh copies.
+    // The vector arguments as of this call, copied: every post of the call sends these
+    // values, never the caller's arrays as they are by then (a call still in flight is
+    // posted again when its worker is replaced). When they must stay (for a batch, for a
+    // replacement worker's replay, or taken over with `transfer`) they are sent by copy;
+    // otherwise each post transfers a copy of them, and they go back to the spare
+    // buffers once the call settles.
     const retain = Boolean(op.restore) || batching || Boolean(options.transfer);
-    const { values, transfer } = prepareArgs(op, args, where, { transfer: options.transfer, retain });
+    const { values } = prepareArgs(op, args, where, { transfer: options.transfer, retain: true });
     if (batching) return this._batcher(name, op).push(values, signal);
     this._flush(); // calls made before this one (waiting in a batch) go first
     this._client.count(1, false);
-    let posted = false;
     // With onProgress the worker calls the method's progress form, which reports to it.
     const method = onProgress ? /** @type {string} */ (op.progress) : name;
     const makeArgs = () => {
-      const made = retain || !posted ? { values, transfer } : prepareArgs(op, args, where, {});
-      posted = true;
+      const made = retain ? { values, transfer: [] } : prepareArgs(op, values, where, {});
       return /** @type {[any[], Transferable[]]} */ ([[this._id, method, made.values, Boolean(onProgress)], made.transfer]);
     };
-    return this._client.call(where, "call", makeArgs, { signal, onProgress }).then((answer) => {
+    const answered = this._client.call(where, "call", makeArgs, { signal, onProgress }).then((answer) => {
       if (op.changesState) this._state = answer.state;
       if (op.restore) {
         this._log.record(op.restore(args), ["call", () => [[this._id, name, values], []]]);
       }
       return answer.result;
     });
+    return retain ? answered : answered.finally(() => keepSpare(vectorBuffers(op, values)));
   }
 
   /**
