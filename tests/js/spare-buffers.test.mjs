@@ -1,10 +1,12 @@
 // The spare buffers a worker hands back (spare-buffers.js): a copy takes one of exactly
-// its size, overwrites every value, and never a buffer that is not a plain, non-empty,
-// fixed-size ArrayBuffer; what is kept stays within its limits.
+// its size, overwrites every value, and never a buffer that is not a plain, fixed-size
+// ArrayBuffer of at least 64 KiB; what is kept stays within its limits.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { float32Copy, keepSpare, spareStats } from "../../web/lib/spare-buffers.js";
+import { float32Copy, keepSpare, spareStats, worthKeeping } from "../../web/lib/spare-buffers.js";
+
+const KIB64 = 64 << 10;
 
 /** Take every spare buffer of these byte lengths, so each test starts from none. */
 function drain(...byteLengths) {
@@ -16,36 +18,44 @@ function drain(...byteLengths) {
 }
 
 test("a copy reuses a kept buffer of exactly its size and overwrites every value", () => {
-  drain(16, 12);
-  const old = new Float32Array([9, 9, 9, 9]);
+  drain(KIB64, KIB64 - 4);
+  const n = KIB64 / 4;
+  const old = new Float32Array(n).fill(9);
   keepSpare([old.buffer]);
-  assert.deepEqual(spareStats(), { buffers: 1, bytes: 16 });
-  const other = float32Copy([1, 2, 3]); // 12 bytes: not that buffer
+  assert.deepEqual(spareStats(), { buffers: 1, bytes: KIB64 });
+  const other = float32Copy(new Float32Array(n - 1).fill(1)); // 4 bytes shorter: not that buffer
   assert.notEqual(other.buffer, old.buffer);
-  assert.deepEqual(Array.from(other), [1, 2, 3]);
-  for (const values of [[1, 2, 3, 4], Float64Array.from([0.1, -2, 3e38, 5]), Float32Array.from([5, 6, 7, 8])]) {
+  const ramp = Array.from({ length: n }, (_, i) => i * 0.1 - 3);
+  for (const values of [ramp, Float64Array.from(ramp), Float32Array.from(ramp)]) {
     keepSpare([old.buffer]);
     const copy = float32Copy(values);
     assert.equal(copy.buffer, old.buffer);
-    assert.deepEqual(Array.from(copy), Array.from(Float32Array.from(values)));
+    assert.equal(copy.length, n);
+    assert.deepEqual(Array.from(copy), Array.from(Float32Array.from(ramp)));
     assert.equal(spareStats().buffers, 0);
   }
-  assert.notEqual(float32Copy([1, 2, 3, 4]).buffer, old.buffer, "a buffer is given out once");
+  assert.notEqual(float32Copy(ramp).buffer, old.buffer, "a buffer is given out once");
 });
 
-test("only plain, non-empty, fixed-size buffers are kept, each once, within the limits", () => {
-  drain(8, 1 << 20, 4 << 20);
-  const buffer = new ArrayBuffer(8);
-  const detached = new ArrayBuffer(8);
+test("only plain, fixed-size buffers of 64 KiB or more are kept, each once, within the limits", () => {
+  drain(KIB64, 1 << 20, 4 << 20);
+  const buffer = new ArrayBuffer(KIB64);
+  const detached = new ArrayBuffer(KIB64);
   structuredClone(detached, { transfer: [detached] });
-  keepSpare([buffer, buffer, detached, new ArrayBuffer(0), new ArrayBuffer(8, { maxByteLength: 16 }),
-    new SharedArrayBuffer(8), new Float32Array(2), null, "x"]);
-  assert.deepEqual(spareStats(), { buffers: 1, bytes: 8 });
-  drain(8);
+  const refused = [detached, new ArrayBuffer(KIB64 - 4), new ArrayBuffer(KIB64, { maxByteLength: 2 * KIB64 }),
+    new SharedArrayBuffer(KIB64), new Float32Array(KIB64 / 4), null, "x"];
+  for (const r of refused) assert.equal(worthKeeping(r), false);
+  keepSpare([buffer, buffer, ...refused]);
+  assert.deepEqual(spareStats(), { buffers: 1, bytes: KIB64 });
+  drain(KIB64);
   keepSpare(Array.from({ length: 12 }, () => new ArrayBuffer(1 << 20)));
   assert.equal(spareStats().buffers, 8, "at most 8 of one size");
   keepSpare(Array.from({ length: 4 }, () => new ArrayBuffer(4 << 20)));
   assert.ok(spareStats().bytes <= 16 << 20, "at most 16 MiB in all");
   drain(1 << 20, 4 << 20);
   assert.deepEqual(spareStats(), { buffers: 0, bytes: 0 });
+});
+
+test("a small copy never takes a kept buffer", () => {
+  assert.deepEqual(Array.from(float32Copy([1, 2, 3])), [1, 2, 3]);
 });

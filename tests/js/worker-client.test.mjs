@@ -7,7 +7,7 @@ import { afterEach, test } from "node:test";
 import { balancedRanges } from "../../web/lib/pool.js";
 import { createWorker } from "../../web/lib/worker-client.js";
 import { encodeError, transferablesOf } from "../../web/lib/protocol.js";
-import { spareStats } from "../../web/lib/spare-buffers.js";
+import { spareStats, worthKeeping } from "../../web/lib/spare-buffers.js";
 
 const LIMITS = { maxDim: 16_777_216, maxParameters: 67_108_864, maxValues: 268_435_456 };
 
@@ -107,7 +107,7 @@ class FakeWorker {
         const object = this.objects.get(objectId);
         result = object[method](...callArgs);
         // As worker.js does: these methods hand their inputs' buffers back.
-        if (method === "predictBatch" || method === "_predictRows") spent = [callArgs[0].buffer];
+        if ((method === "predictBatch" || method === "_predictRows") && worthKeeping(callArgs[0].buffer)) spent = [callArgs[0].buffer];
         if (object instanceof FakeIndex && method === "add") state = { dim: object.dim, size: object.size };
       } else if (op === "dispose") this.objects.delete(args[0]);
       else if (op === "busy") await new Promise((resolve) => (this.busyTimer = setTimeout(resolve, args[0])));
@@ -379,20 +379,21 @@ test("a call made just as a restarted worker is ready still goes after the calls
 
 test("the workers hand predictBatch's input buffers back, and the next call's copies reuse them", async () => {
   const client = await createWorker({ workers: 2 });
-  const model = await client.createModel(2, 1);
-  await model.loadWeights([1, 10]);
-  const rows = 50; // 25 rows a worker: a size no other test here uses
-  const x = Float32Array.from({ length: 2 * rows }, (_, i) => i >> 1);
-  const expected = (v) => Array.from({ length: rows }, (_, r) => 11 * v[2 * r]);
+  const n = 8192; // 2 rows a worker: 64 KiB parts, the smallest kept
+  const model = await client.createModel(n, 1);
+  await model.loadWeights(new Float32Array(n).fill(1));
+  const rows = 4;
+  const x = Float32Array.from({ length: rows * n }, (_, i) => Math.floor(i / n) + 1); // row r: all r + 1
+  const sums = (v) => Array.from({ length: rows }, (_, r) => v[r * n] * n);
   const kept = spareStats().buffers;
-  assert.deepEqual(Array.from(await model.predictBatch(x, rows)), expected(x));
+  assert.deepEqual(Array.from(await model.predictBatch(x, rows)), sums(x));
   // Per part: the buffer the worker got comes back, and the page's own copy of the part
   // (kept in case the call had to be posted again) is released.
   assert.equal(spareStats().buffers, kept + 4, "two buffers back per worker");
   x.reverse();
   const next = model.predictBatch(x, rows);
   assert.equal(spareStats().buffers, kept, "both parts copied into them");
-  assert.deepEqual(Array.from(await next), expected(x));
-  assert.equal(x[0], rows - 1, "the caller's array is untouched");
+  assert.deepEqual(Array.from(await next), sums(x));
+  assert.equal(x[0], rows, "the caller's array is untouched");
   await client.terminate();
 });

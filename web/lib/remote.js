@@ -183,14 +183,20 @@ export class RemoteObject {
       const made = retain ? { values, transfer: [] } : prepareArgs(op, values, where, {});
       return /** @type {[any[], Transferable[]]} */ ([[this._id, method, made.values, Boolean(onProgress)], made.transfer]);
     };
-    const answered = this._client.call(where, "call", makeArgs, { signal, onProgress }).then((answer) => {
+    const settled = () => {
+      if (!retain) keepSpare(vectorBuffers(op, values));
+    };
+    return this._client.call(where, "call", makeArgs, { signal, onProgress }).then((answer) => {
+      settled();
       if (op.changesState) this._state = answer.state;
       if (op.restore) {
         this._log.record(op.restore(args), ["call", () => [[this._id, name, values], []]]);
       }
       return answer.result;
+    }, (error) => {
+      settled();
+      throw error;
     });
-    return retain ? answered : answered.finally(() => keepSpare(vectorBuffers(op, values)));
   }
 
   /**

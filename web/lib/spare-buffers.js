@@ -7,9 +7,11 @@
 // buffers of predictBatch's inputs back once Python has its own copy (transferred: free;
 // see protocol.js), and the next copy of the same size goes into one of them.
 //
-// Kept: at most MAX_PER_SIZE buffers of one size and MAX_BYTES in all, so a page holds
-// little memory for this (a pool's call gives back one buffer per worker).
+// Kept: buffers of MIN_BYTES or more (a small one is cheap to make, and handing it back
+// would only add work to every small call), at most MAX_PER_SIZE of one size and
+// MAX_BYTES in all, so a page holds little memory for this.
 
+const MIN_BYTES = 64 << 10;
 const MAX_PER_SIZE = 8;
 const MAX_BYTES = 16 << 20;
 
@@ -24,7 +26,7 @@ let keptBytes = 0;
  * @returns {Float32Array}
  */
 export function float32Copy(values) {
-  const buffer = spare.get(values.length * 4)?.pop();
+  const buffer = values.length * 4 >= MIN_BYTES ? spare.get(values.length * 4)?.pop() : undefined;
   if (buffer === undefined) return new Float32Array(values);
   keptBytes -= buffer.byteLength;
   const copy = new Float32Array(buffer);
@@ -33,13 +35,13 @@ export function float32Copy(values) {
 }
 
 /**
- * Keep buffers a worker handed back, for float32Copy. Only plain, non-empty, fixed-size
- * ArrayBuffers are kept, within the limits above; the rest are left to the collector.
+ * Keep buffers a worker handed back, for float32Copy: those worth keeping, within the
+ * limits above; the rest are left to the collector.
  * @param {unknown[]} buffers
  */
 export function keepSpare(buffers) {
   for (const buffer of buffers) {
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0 || /** @type {any} */ (buffer).resizable) continue;
+    if (!worthKeeping(buffer)) continue;
     if (keptBytes + buffer.byteLength > MAX_BYTES) continue;
     const list = spare.get(buffer.byteLength) ?? [];
     if (list.length >= MAX_PER_SIZE || list.includes(buffer)) continue;
@@ -47,6 +49,16 @@ export function keepSpare(buffers) {
     spare.set(buffer.byteLength, list);
     keptBytes += buffer.byteLength;
   }
+}
+
+/**
+ * Whether a buffer is one to keep: a plain, fixed-size ArrayBuffer of MIN_BYTES or more
+ * (worker.js hands back only these).
+ * @param {unknown} buffer
+ * @returns {buffer is ArrayBuffer}
+ */
+export function worthKeeping(buffer) {
+  return buffer instanceof ArrayBuffer && buffer.byteLength >= MIN_BYTES && !(/** @type {any} */ (buffer).resizable);
 }
 
 /** For tests: how many spare buffers and bytes are kept. */

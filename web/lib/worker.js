@@ -7,6 +7,7 @@
 import { CLASSES, FUNCTIONS } from "./api.js";
 import * as mm from "./minimodel.js";
 import { encodeError, transferablesOf } from "./protocol.js";
+import { worthKeeping } from "./spare-buffers.js";
 
 /** @type {Record<string, any>} the main-thread classes, by kind */
 const KINDS = {
@@ -103,7 +104,8 @@ const handlers = {
 const HANDS_BACK = new Set(["predictBatch", "_predictRows"]);
 
 /**
- * The buffers of a call's Float32Array arguments, once each, except any the result uses.
+ * The buffers worth keeping of a call's Float32Array arguments, once each, except any
+ * the result uses.
  * @param {unknown[]} values @param {Transferable[]} taken
  * @returns {ArrayBuffer[]}
  */
@@ -111,7 +113,7 @@ function spentBuffers(values, taken) {
   /** @type {ArrayBuffer[]} */
   const buffers = [];
   for (const value of values) {
-    if (!(value instanceof Float32Array) || !(value.buffer instanceof ArrayBuffer)) continue;
+    if (!(value instanceof Float32Array) || !worthKeeping(value.buffer)) continue;
     if (!buffers.includes(value.buffer) && !taken.includes(value.buffer)) buffers.push(value.buffer);
   }
   return buffers;
