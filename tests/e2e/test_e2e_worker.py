@@ -298,3 +298,27 @@ def test_calls_within_the_batch_window_travel_together(api):
         api.evaluate("() => mm.createWorker({ maxBatchSize: 0 })")
     with pytest.raises(Exception, match="batchTimeoutMs must be a Number from 0 to 60000; received number -1"):
         api.evaluate("() => mm.createWorker({ batchTimeoutMs: -1 })")
+
+
+def test_the_worker_checks_the_sizes_of_rows_the_page_has_checked(wpage):
+    """The page checks predictBatch's values before sending them, so the worker checks only
+    the sizes: rows that do not match (a bug between page and worker) are refused there,
+    never computed from stale or missing rows."""
+    got = wpage.evaluate(
+        """async () => {
+          const r = await window.w.createFeedForward([4, 2]);
+          const transport = window.w._members[0].transport;
+          const raw = (method, args) => transport.call("test", "call", () => [[r._id, method, args], []])
+            .then(() => null, (e) => [e.constructor.name, e.message]);
+          const out = [await raw("predictBatch", [new Float32Array(6), 2]), await raw("_predictRows", [new Float32Array(8), 3]),
+                       await raw("predictBatch", [[1, 2, 3, 4], 1])];
+          const fine = Array.from(await r.predictBatch(new Float32Array(8), 2));
+          await r.dispose();
+          return [out, fine];
+        }"""
+    )
+    expected = "expected a Float32Array of batch x inputSize = batch x 4 values"
+    assert got[0][0] == ["RangeError", f"FeedForward.predictBatch: the worker got Float32Array(6) and batch number 2; {expected}"]
+    assert got[0][1][0] == "RangeError" and got[0][1][1].startswith("FeedForward.predict: the worker got")
+    assert got[0][2][0] == "RangeError" and "the worker got" in got[0][2][1]
+    assert got[1] == [0, 0, 0, 0]
