@@ -1,11 +1,12 @@
 // ArrayBuffers the workers hand back, reused for the next calls' copies.
 //
 // A call's vector argument is copied into a buffer of its own, which is transferred to
-// the worker (remote.js prepareArgs). A new 1.6 MB buffer costs about 0.85 ms on the
-// main thread (zeroing and first-touch page faults; the copy itself about 0.17 ms), and
-// a 2-worker W2 call made two before its second worker could start. A worker hands the
-// buffers of predictBatch's inputs back once Python has its own copy (transferred: free;
-// see protocol.js), and the next copy of the same size goes into one of them.
+// the worker (remote.js prepareArgs). Copying 1.6 MB into a new buffer took 1.0-1.3 ms on
+// the page in Chromium (the allocation's zeroing and first-touch page faults), into a
+// reused one about 0.2 ms; a 2-worker W2 call makes such copies before its second worker
+// can start. A worker hands the buffers of predictBatch's inputs back once Python has its
+// own copy (transferred: free; see protocol.js), and the next copy of the same size goes
+// into one of them.
 //
 // Kept: buffers of MIN_BYTES or more (a small one is cheap to make, and handing it back
 // would only add work to every small call), at most MAX_PER_SIZE of one size and
