@@ -61,6 +61,34 @@ def test_products_are_split_and_equal_one_workers(page):
     assert got["two"]["sizes"] == [784, 256, 10] and got["two"]["inputSize"] == 784
 
 
+def test_inputs_are_taken_when_the_call_is_made_and_buffers_are_reused(page):
+    """A split call's rows are copied when it is made: overwriting the array right after
+    the call changes nothing. Repeated calls go through the buffers the workers hand back
+    (64 KiB and more) and give the same bits as one worker every time."""
+    got = page.evaluate(
+        """async () => {
+          const bits = (a) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+          const x = gen.rows('normal', 64, 784, 7); // 32 rows a worker: 100 KB parts
+          const nets = {};
+          for (const [name, w] of [['one', one], ['two', two]]) {
+            nets[name] = await w.createFeedForward([784, 16, 10]);
+            await nets[name].loadLayer(0, gen.rows('normal', 16, 784, 8).map((v) => v / 28));
+          }
+          const reference = bits(await nets.one.predictBatch(x, 64));
+          const runs = [];
+          for (let i = 0; i < 4; i++) {
+            const y = Float32Array.from(x);
+            const pending = nets.two.predictBatch(y, 64);
+            y.fill(Number.NaN); // the caller reuses its array at once
+            runs.push(bits(await pending));
+          }
+          for (const net of Object.values(nets)) await net.dispose();
+          return { reference, runs };
+        }"""
+    )
+    assert all(run == got["reference"] for run in got["runs"])
+
+
 @pytest.mark.parametrize("kind", ["ties", "normal", "clustered"])
 def test_a_sharded_index_searches_exactly_as_one(page, kind):
     got = page.evaluate(
