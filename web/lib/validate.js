@@ -103,11 +103,8 @@ export function checkVector(value, name, where, expected, expectedWhy) {
     throw new RangeError(`${where}: ${name} must have at least 1 element; received an empty ${tag ?? "Array"}`);
   }
   if (tag === "Float32Array") {
-    for (let i = 0; i < length; i++) {
-      const v = /** @type {number} */ (vector[i]);
-      // v - v is 0 for finite v and NaN for NaN and +-Infinity: one cheap test per value.
-      if (v - v !== 0) throw nonFinite(where, name, i, v);
-    }
+    const i = firstNonFinite32(/** @type {Float32Array} */ (value));
+    if (i >= 0) throw nonFinite(where, name, i, /** @type {Float32Array} */ (value)[i]);
     return length;
   }
   for (let i = 0; i < length; i++) {
@@ -129,6 +126,28 @@ export function checkVector(value, name, where, expected, expectedWhy) {
     }
   }
   return length;
+}
+
+/**
+ * The index of the first NaN or infinity of a Float32Array, or -1. It reads the values'
+ * bits: a float32 is not finite exactly when its 8 exponent bits are all ones. Eight at a
+ * time, on integers (no conversion to double): about twice as fast as testing v - v !== 0
+ * value by value (W2's 800,000 inputs: 0.6-1.0 against 1.4-2.1 ms in V8 here), and this
+ * scan is on the path of every large call, before its worker starts.
+ * @param {Float32Array} values
+ * @returns {number}
+ */
+export function firstNonFinite32(values) {
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
+  const e = 0x7f800000;
+  const n = bits.length;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    if (((bits[i] & e) === e) || ((bits[i + 1] & e) === e) || ((bits[i + 2] & e) === e) || ((bits[i + 3] & e) === e) ||
+        ((bits[i + 4] & e) === e) || ((bits[i + 5] & e) === e) || ((bits[i + 6] & e) === e) || ((bits[i + 7] & e) === e)) break;
+  }
+  for (; i < n; i++) if ((bits[i] & e) === e) return i;
+  return -1;
 }
 
 /** @param {string} where @param {string} name @param {number} index @param {number} value */
