@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { float32Copy, keepSpare, spareStats, worthKeeping } from "../../web/lib/spare-buffers.js";
+import { float32Buffer, float32Copy, keepSpare, spareStats, worthKeeping } from "../../web/lib/spare-buffers.js";
 
 const KIB64 = 64 << 10;
 
@@ -58,4 +58,16 @@ test("only plain, fixed-size buffers of 64 KiB or more are kept, each once, with
 
 test("a small copy never takes a kept buffer", () => {
   assert.deepEqual(Array.from(float32Copy([1, 2, 3])), [1, 2, 3]);
+});
+
+test("an empty buffer of a length takes a kept one of exactly that size", () => {
+  drain(KIB64);
+  const old = new Float32Array(KIB64 / 4).fill(7);
+  keepSpare([old.buffer]);
+  assert.equal(float32Buffer(KIB64 / 4 - 1).buffer === old.buffer, false);
+  const taken = float32Buffer(KIB64 / 4);
+  assert.equal(taken.buffer, old.buffer);
+  assert.equal(taken.length, KIB64 / 4);
+  assert.equal(spareStats().buffers, 0);
+  assert.deepEqual(Array.from(float32Buffer(3)), [0, 0, 0]);
 });

@@ -397,3 +397,20 @@ test("the workers hand predictBatch's input buffers back, and the next call's co
   assert.equal(x[0], rows, "the caller's array is untouched");
   await client.terminate();
 });
+
+test("merged predicts go out in a spare buffer, which the worker hands back for the next batch", async () => {
+  const client = await createWorker();
+  const n = 8196; // 2 merged rows: just over 64 KiB (kept), a size no other test here uses
+  const model = await client.createModel(n, 1);
+  await model.loadWeights(new Float32Array(n).fill(1));
+  const row = (v) => new Float32Array(n).fill(v);
+  const kept = spareStats().buffers;
+  assert.deepEqual((await Promise.all([model.predict(row(1)), model.predict(row(2))])).map((y) => y[0]), [n, 2 * n]);
+  assert.equal(spareStats().buffers, kept + 1, "the merged buffer came back");
+  const next = Promise.all([model.predict(row(3)), model.predict(row(-1))]);
+  assert.deepEqual((await next).map((y) => y[0]), [3 * n, 0]); // relu
+  assert.equal(spareStats().buffers, kept + 1, "taken for the second batch, and back again");
+  const [batchMessage] = calls(workers[0], "call").filter((m) => m.args[1] === "_predictRows").slice(-1);
+  assert.equal(batchMessage.args[2][1], 2);
+  await client.terminate();
+});

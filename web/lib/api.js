@@ -7,6 +7,7 @@
 // from which the types are generated) and its Python side; it then exists on the main
 // thread and in the worker, with the same checks, types and messages.
 
+import { float32Buffer } from "./spare-buffers.js";
 import {
   checkFeedForwardSizes,
   checkFiniteOutput,
@@ -121,7 +122,7 @@ const predict = {
     method: "_predictRows",
     merge(self, calls) {
       const n = sizesOf(self)[0];
-      const inputs = new Float32Array(calls.length * n);
+      const inputs = float32Buffer(calls.length * n); // every row is written below
       calls.forEach(([x], i) => inputs.set(x, i * n));
       return [inputs, calls.length];
     },

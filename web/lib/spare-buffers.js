@@ -21,16 +21,25 @@ const spare = new Map();
 let keptBytes = 0;
 
 /**
- * A Float32Array with the values of `values`, in a spare buffer of exactly its size when
- * there is one (every value is overwritten), else in a new one.
+ * A Float32Array of `length` values, in a spare buffer of exactly its size when there is
+ * one (its old values are still there: the caller overwrites every one), else a new one.
+ * @param {number} length
+ * @returns {Float32Array}
+ */
+export function float32Buffer(length) {
+  const buffer = length * 4 >= MIN_BYTES ? spare.get(length * 4)?.pop() : undefined;
+  if (buffer === undefined) return new Float32Array(length);
+  keptBytes -= buffer.byteLength;
+  return new Float32Array(buffer);
+}
+
+/**
+ * A Float32Array with the values of `values`, in a spare buffer when there is one.
  * @param {ArrayLike<number>} values
  * @returns {Float32Array}
  */
 export function float32Copy(values) {
-  const buffer = values.length * 4 >= MIN_BYTES ? spare.get(values.length * 4)?.pop() : undefined;
-  if (buffer === undefined) return new Float32Array(values);
-  keptBytes -= buffer.byteLength;
-  const copy = new Float32Array(buffer);
+  const copy = float32Buffer(values.length);
   copy.set(values);
   return copy;
 }
