@@ -10,27 +10,38 @@
  * @property {string} [file]  the file whose bytes just arrived
  */
 
+import { openRuntimeCache, refreshRestoredInterpreter, sha256Hex } from "./runtime-cache.js";
+import { checkLibraries, packagesFromWheels, writePackages } from "./packages.js";
 import {
-  capturePackages,
-  installPackages,
-  openRuntimeCache,
-  refreshRestoredInterpreter,
-  sha256Hex,
-  takeSnapshot,
-} from "./runtime-cache.js";
-import { internalsUsable, snapshotOption } from "./pyodide-adapter.js";
+  internalsUsable,
+  loadLibrariesBeforeBoot,
+  makeSnapshot,
+  reattachDlopenHandles,
+  snapshotOption,
+  takeLoaderProxies,
+  watchModuleSettings,
+} from "./pyodide-adapter.js";
+
+/** @typedef {import("./packages.js").PackageSet} PackageSet */
+/** @typedef {import("./pyodide-adapter.js").DlopenHandles} DlopenHandles */
 
 const RUNTIME_FILES = ["pyodide-lock.json", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"];
 const PACKAGES = ["numpy", "minimodel"];
+// Imported before the snapshot is taken, so a restored start imports nothing: everything
+// init() needs. (None of them holds a JS object, which a snapshot cannot.)
+const MODULES = ["numpy", "minimodel", "minimodel.jsbridge"];
 
 /**
- * Load Pyodide and the packages. With `useCache`, a repeat visit restores the booted
- * interpreter and the unpacked packages from this browser's cache (runtime-cache.js), and a
- * first visit stores them once init is done.
+ * Load Pyodide and the packages. The packages' files are written into site-packages and
+ * their shared libraries loaded before Python starts (loadPyodide's fsInit hook), from the
+ * wheels (downloaded while the runtime starts, unpacked in JavaScript) or, on a repeat
+ * visit, from this browser's cache (runtime-cache.js), which also holds a memory snapshot of
+ * the interpreter with the packages imported: a repeat visit restores it and imports
+ * nothing. A first visit stores both once init is done (with `useCache`).
  * @param {URL} baseURL  directory that holds the built site (pyodide.mjs, wheels, manifest.json)
  * @param {(p: Progress) => void} report
  * @param {{ useCache?: boolean }} [options]
- * @returns {Promise<{ pyodide: any, fromCache: boolean }>}  fromCache: both parts were restored
+ * @returns {Promise<{ pyodide: any, fromCache: boolean }>}  fromCache: started from the snapshot
  */
 export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   const loaderURL = new URL("pyodide.mjs", baseURL);
@@ -81,145 +92,189 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   });
   try {
     const cache = await opening;
-    const [snapshot, packagesEntry] = cache ? await Promise.all([cache.snapshot(), cache.packages()]) : [null, null];
-    const cachedPackages = packagesEntry
-      ? packagesEntry.contents.catch((err) => {
+    const [snapshot, cachedEntry] = cache ? await Promise.all([cache.snapshot(), cache.packages()]) : [null, null];
+    const cached = cachedEntry
+      ? cachedEntry.contents.catch((err) => {
           console.warn(`minimodel: ${err.message}; loading the packages afresh`);
           return null;
         })
       : Promise.resolve(null);
-    // Without cached packages, download the wheels while the runtime boots (it is busy
-    // compiling and starting Python, the network is idle); loadPackage takes the responses.
-    if (!packagesEntry) {
-      for (const name of PACKAGES) {
-        const { file_name: file, sha256 } = lock.packages[name];
-        counter.prefetch(new URL(file, baseURL).href, { integrity: integrityOf(sha256) });
-      }
-    }
+    // Without cached packages, download the wheels while the runtime starts (it is busy
+    // compiling and starting Python, the network is idle) and unpack them.
+    const packages = cached.then((stored) => stored ?? downloadPackages(baseURL, lock, counter.fetch));
+    packages.catch(() => {}); // reported once the loader awaits them
     const options = {
       indexURL: baseURL.href,
       lockFileURL: new URL("pyodide-lock.json", baseURL).href,
       stdout: (/** @type {string} */ line) => console.log(line),
       stderr: (/** @type {string} */ line) => console.warn(line),
     };
-    const { pyodide, restored, snapshotToSave } = await startInterpreter(loadPyodide, options, cache, snapshot);
+    // The snapshot restores only over the files it was taken with: the cached ones.
+    const restorable = snapshot && cachedEntry ? { ...snapshot, bytes: snapshotOver(snapshot.bytes, cached) } : null;
+    restorable?.bytes.catch(() => {}); // loadPyodide reports it, once it awaits the bytes
     /** @type {Parameters<import("./runtime-cache.js").RuntimeCache["save"]>[0]} */
-    const toSave = { snapshot: snapshotToSave, packages: null };
-    loaded.runtime = totals.runtime; // every runtime byte has been used by now
-    emit();
-    current = "packages";
-    emit();
-    const stored = await cachedPackages;
-    if (stored) {
-      try {
-        await installPackages(pyodide, stored);
-        importPackages(pyodide);
-      } catch (err) {
-        // Half-installed packages cannot be trusted in this interpreter: forget the cache
-        // and start again without it (the next visit fills it anew).
-        console.warn(`minimodel: the cached packages did not install (${messageOf(err)}); loading them afresh`);
-        await cache?.drop("snapshot", "packages");
-        counter.stop();
-        return loadRuntime(baseURL, report, { useCache: false });
-      }
-    } else {
-      await loadWithPyodide(pyodide, baseURL, lock);
-      if (cache) toSave.packages = capturePackages(pyodide, lock, PACKAGES);
-      importPackages(pyodide);
+    const toSave = { snapshot: null, packages: null };
+    let started;
+    try {
+      started = await startInterpreter(loadPyodide, options, packages, restorable, cache, () => {
+        loaded.runtime = totals.runtime; // every runtime byte has been used by now
+        emit();
+        current = "packages";
+        emit();
+      });
+      importModules(started.pyodide);
+    } catch (err) {
+      if (!(await cached)) throw err; // the site's own wheels do not install
+      // Cached files that do not install cannot be trusted: forget the cache and start
+      // again without it (the next visit fills it anew).
+      console.warn(`minimodel: the cached packages did not install (${messageOf(err)}); loading them afresh`);
+      await cache?.drop("snapshot", "packages");
+      counter.stop();
+      return loadRuntime(baseURL, report, { useCache: false });
     }
+    const { pyodide, restored } = started;
+    if (cache && !restored) {
+      toSave.snapshot = takeSnapshot(pyodide);
+      if (!(await cached)) toSave.packages = await packages;
+    }
+    for (const name of PACKAGES) pyodide.loadedPackages[name] = "default channel"; // as loadPackage records them
+    takeLoaderProxies(pyodide); // as a loadPackage would, so every start holds the same proxies
     report({ stage: "ready", loaded: totals.packages, total: totals.packages });
     if (cache && (toSave.snapshot || toSave.packages)) setTimeout(() => cache.save(toSave), 0);
-    return { pyodide, fromCache: restored && stored !== null };
+    return { pyodide, fromCache: restored };
   } finally {
     counter.stop();
   }
 }
 
 /**
- * Start the interpreter: from the cached snapshot when there is one and it restores, else
- * by a plain boot, snapshotted at once for the next visit when there is a cache.
+ * The snapshot's bytes, once the cached packages it needs are known to be readable.
+ * @param {Promise<ArrayBuffer>} bytes @param {Promise<PackageSet | null>} cached
+ */
+async function snapshotOver(bytes, cached) {
+  const [snapshot, packages] = await Promise.all([bytes, cached]);
+  if (!packages) throw new Error("the cached packages it was taken with are unreadable");
+  return snapshot;
+}
+
+/**
+ * Start the interpreter with the packages installed before Python starts: from the cached
+ * snapshot when there is one and it restores, else by a plain boot.
  * @param {(options: any) => Promise<any>} loadPyodide
  * @param {Record<string, any>} options
+ * @param {Promise<PackageSet>} packages
+ * @param {{ bytes: Promise<ArrayBuffer>, dlopened: DlopenHandles } | null} snapshot
  * @param {import("./runtime-cache.js").RuntimeCache | null} cache
- * @param {{ bytes: Promise<ArrayBuffer> } | null} snapshot
- * @returns {Promise<{ pyodide: any, restored: boolean, snapshotToSave: Uint8Array<ArrayBuffer> | null }>}
+ * @param {() => void} onRuntimeLoaded  called once the runtime has been fetched and compiled
+ * @returns {Promise<{ pyodide: any, restored: boolean }>}
  */
-async function startInterpreter(loadPyodide, options, cache, snapshot) {
+async function startInterpreter(loadPyodide, options, packages, snapshot, cache, onRuntimeLoaded) {
   if (snapshot) {
     try {
-      const pyodide = await loadPyodide({ ...options, ...snapshotOption(snapshot.bytes) });
+      const install = installBeforeBoot(packages, onRuntimeLoaded);
+      const pyodide = await loadPyodide({ ...options, fsInit: install.hook, ...snapshotOption(snapshot.bytes) });
+      await install.done;
+      reattachDlopenHandles(pyodide, snapshot.dlopened);
       refreshRestoredInterpreter(pyodide);
-      return { pyodide, restored: true, snapshotToSave: null };
+      return { pyodide, restored: true };
     } catch (err) {
       console.warn(`minimodel: the cached interpreter did not restore (${messageOf(err)}); starting afresh`);
       await cache?.drop("snapshot");
     }
   }
-  const pyodide = await loadPyodide(options);
-  let snapshotToSave = null;
-  if (cache) {
-    try {
-      snapshotToSave = takeSnapshot(pyodide);
-    } catch (err) {
-      console.info(`minimodel: no interpreter snapshot for the next visit (${messageOf(err)})`);
-    }
-  }
-  return { pyodide, restored: false, snapshotToSave };
+  const install = installBeforeBoot(packages, onRuntimeLoaded);
+  const pyodide = await loadPyodide({ ...options, fsInit: install.hook });
+  await install.done;
+  return { pyodide, restored: false };
 }
 
 /**
- * Import every package once: a cached install that cannot be imported is found here, and
- * both ways of starting leave the same session-long proxies behind (runPython's own).
+ * loadPyodide's fsInit hook, which writes the packages' files and loads their shared
+ * libraries before Python starts, and a promise of its outcome (Pyodide does not report an
+ * error thrown in the hook: the boot would go on without the packages).
+ * @param {Promise<PackageSet>} packages
+ * @param {() => void} onStart  called when the hook runs (the runtime is compiled by then)
+ */
+function installBeforeBoot(packages, onStart) {
+  watchModuleSettings();
+  /** @type {(value: void) => void} */
+  let succeed = () => {};
+  /** @type {(error: unknown) => void} */
+  let fail = () => {};
+  /** @type {Promise<void>} */
+  const done = new Promise((resolve, reject) => {
+    succeed = resolve;
+    fail = reject;
+  });
+  done.catch(() => {}); // awaited after loadPyodide
+  const hook = async (/** @type {any} */ FS, /** @type {{ sitePackages: string }} */ { sitePackages }) => {
+    try {
+      onStart();
+      const set = await packages;
+      checkLibraries(set);
+      writePackages(FS, sitePackages, set);
+      await loadLibrariesBeforeBoot(sitePackages, set.packages);
+      succeed();
+    } catch (err) {
+      fail(err);
+    }
+  };
+  return { hook, done };
+}
+
+/**
+ * The interpreter with its packages imported, for the next visit (null if Python holds
+ * something a snapshot cannot keep).
  * @param {any} pyodide
  */
-function importPackages(pyodide) {
-  pyodide.runPython(`import ${PACKAGES.join(", ")}`);
-}
-
-/**
- * Pyodide's own installer: fetch each wheel (checked against the lock), unzip it in Python.
- * @param {any} pyodide @param {URL} baseURL @param {any} lock  pyodide-lock.json
- */
-async function loadWithPyodide(pyodide, baseURL, lock) {
-  /** @type {string[]} */
-  const problems = [];
-  await pyodide.loadPackage(PACKAGES, {
-    messageCallback: () => {},
-    errorCallback: (/** @type {string} */ message) => problems.push(message),
-    checkIntegrity: true,
-  });
-  if (problems.length) {
-    const mismatches = await findChangedWheels(baseURL, lock);
-    if (mismatches.length) throw new Error(mismatches.join(" "));
-    throw new Error(`Could not load the Python packages: ${problems.join("; ")}`);
+function takeSnapshot(pyodide) {
+  try {
+    return makeSnapshot(pyodide);
+  } catch (err) {
+    console.info(`minimodel: no interpreter snapshot for the next visit (${messageOf(err)})`);
+    return null;
   }
 }
 
 /**
- * Which wheels differ from the sha256 in pyodide-lock.json: the browser refused them
- * (subresource integrity) and Pyodide reports only "Failed to fetch".
- * @param {URL} baseURL @param {any} lock
- * @returns {Promise<string[]>}
+ * Import what init() needs (a no-op after a restore, which holds them): packages that do
+ * not import are found here.
+ * @param {any} pyodide
  */
-async function findChangedWheels(baseURL, lock) {
-  if (!globalThis.crypto?.subtle) return [];
-  const found = [];
-  for (const name of PACKAGES) {
-    const { file_name: file, sha256: expected } = lock.packages[name];
-    try {
-      const bytes = await (await fetch(new URL(file, baseURL), { cache: "no-store" })).arrayBuffer();
+function importModules(pyodide) {
+  pyodide.runPython(`import ${MODULES.join(", ")}`);
+}
+
+/**
+ * Download the wheels, check each against pyodide-lock.json and unpack them.
+ * @param {URL} baseURL @param {any} lock
+ * @param {(input: RequestInfo | URL, init?: RequestInit) => Promise<Response>} fetchCounted
+ * @returns {Promise<PackageSet>}
+ */
+async function downloadPackages(baseURL, lock, fetchCounted) {
+  const wheels = await Promise.all(
+    PACKAGES.map(async (name) => {
+      const { file_name: fileName, sha256: expected } = lock.packages[name];
+      const url = new URL(fileName, baseURL);
+      let response;
+      try {
+        response = await fetchCounted(url);
+      } catch (err) {
+        throw new Error(`Could not fetch ${url}: ${messageOf(err)}`);
+      }
+      if (!response.ok) throw new Error(`Could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
+      const bytes = new Uint8Array(await response.arrayBuffer());
       const actual = await sha256Hex(bytes);
       if (actual !== expected) {
-        found.push(
-          `${file} is not the file this site was built with: its sha256 is ${actual}, ` +
+        throw new Error(
+          `${fileName} is not the file this site was built with: its sha256 is ${actual}, ` +
             `pyodide-lock.json expects ${expected}. It was changed or damaged; rebuild or re-deploy the site.`,
         );
       }
-    } catch {
-      // unreachable now: the original error is reported instead
-    }
-  }
-  return found;
+      return { name, fileName, bytes };
+    }),
+  );
+  return packagesFromWheels(wheels);
 }
 
 /** @param {URL} url @returns {Promise<any>} */
@@ -248,19 +303,16 @@ async function fetchManifest(baseURL) {
 
 /**
  * Count the body bytes of same-site fetches while Pyodide loads, by wrapping
- * `globalThis.fetch` until `stop()`. Pyodide fetches the wasm, the stdlib and the wheels
- * with `fetch`, which gives no progress callback of its own. The caller gets the genuine
- * response, so streaming compilation and Chromium's cache of compiled wasm still apply;
- * the bytes are counted on a clone. `prefetch(url, init)` starts a fetch now and hands its
- * response to the first later fetch of that URL (Pyodide's), instead of fetching again.
+ * `globalThis.fetch` until `stop()`. Pyodide fetches the wasm and the stdlib with `fetch`,
+ * which gives no progress callback of its own. The caller gets the genuine response, so
+ * streaming compilation and Chromium's cache of compiled wasm still apply; the bytes are
+ * counted on a clone. `fetch` is the counting fetch, for the loader's own downloads.
  * @param {URL} baseURL
  * @param {(file: string, bytes: number) => void} onBytes
  */
 function interceptFetches(baseURL, onBytes) {
   const realFetch = globalThis.fetch;
   const prefix = baseURL.href;
-  /** @type {Map<string, { response: Promise<Response>, integrity: string }>} */
-  const prefetched = new Map();
   const urlOf = (/** @type {RequestInfo | URL} */ input) =>
     input instanceof Request ? input.url : new URL(String(input), location.href).href;
   /** @type {(input: RequestInfo | URL, init?: RequestInit) => Promise<Response>} */
@@ -279,39 +331,13 @@ function interceptFetches(baseURL, onBytes) {
     })().catch(() => {}); // the genuine response reports any error to its own reader
     return response;
   };
-  /** @type {(input: RequestInfo | URL, init?: RequestInit) => Promise<Response>} */
-  const wrapped = function (input, init) {
-    const url = urlOf(input);
-    const early = prefetched.get(url);
-    if (early && early.integrity === (init?.integrity ?? "")) {
-      prefetched.delete(url);
-      return early.response;
-    }
-    return fetchCounted(input, init);
-  };
-  globalThis.fetch = wrapped;
+  globalThis.fetch = fetchCounted;
   return {
-    /** @param {string} url @param {RequestInit} init */
-    prefetch(url, init) {
-      const response = fetchCounted(url, init);
-      response.catch(() => {}); // reported to whoever takes it
-      prefetched.set(url, { response, integrity: init.integrity ?? "" });
-    },
+    fetch: fetchCounted,
     stop() {
-      if (globalThis.fetch === wrapped) globalThis.fetch = realFetch;
-      prefetched.clear();
+      if (globalThis.fetch === fetchCounted) globalThis.fetch = realFetch;
     },
   };
-}
-
-/**
- * The subresource-integrity string for a sha256 in hex, as Pyodide writes it.
- * @param {string} sha256Hex
- */
-function integrityOf(sha256Hex) {
-  let binary = "";
-  for (let i = 0; i < sha256Hex.length; i += 2) binary += String.fromCharCode(parseInt(sha256Hex.slice(i, i + 2), 16));
-  return `sha256-${btoa(binary)}`;
 }
 
 /** @param {unknown} err @returns {string} */

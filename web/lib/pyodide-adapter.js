@@ -1,24 +1,26 @@
 // Every use of Pyodide's internals, in one place. Pyodide's public API (loadPyodide,
-// runPython, pyimport, loadPackage, FS, ffi) is used directly elsewhere; what is here is
-// private to Pyodide and may change in any release, so it is written against one version
-// and checked: with another version the startup cache and the live-proxy statistic turn
-// themselves off (one console warning says so), and everything else works.
+// runPython, pyimport, loadPackage, FS, ffi, loadPyodide's fsInit hook) is used directly
+// elsewhere; what is here is private to Pyodide and may change in any release, so it is
+// written against one version and checked: with another version the startup cache and the
+// live-proxy statistic turn themselves off (one console warning says so), and everything
+// else works.
 //
 // The internals, and what each is for:
 //   loadPyodide({ _loadSnapshot })        boot from a memory snapshot          (startup cache)
 //   pyodide.makeMemorySnapshot()          take that snapshot                   (startup cache)
 //   _api.config._makeSnapshot             allow makeMemorySnapshot on a plainly booted interpreter
-//   _api.sitepackages                     where wheels are installed           (startup cache)
-//   _api.package_loader.should_load_dynlib  which .so files loadPackage loads  (startup cache)
-//   _api.loadDynlibsFromPackage           load them as loadPackage does        (startup cache)
+//   globalThis._createPyodideModule       sees loadPyodide's settings, which hold the API
+//                                         object the fsInit hook needs         (packages before boot)
+//   API.loadDynlib                        load a shared library as loadPackage does (packages
+//                                         before boot; the relaxed-SIMD kernels after it)
+//   _module.LDSO                          the loaded libraries by name and by dlopen handle
+//                                         (a snapshot's handles, re-attached)  (startup cache)
 //   _api.package_loader.get_install_dir, .unpack_buffer, _api.importlib.invalidate_caches
 //                                         proxies loadPackage keeps for the session (taken the same way)
 //   _module.enable_pyproxy_allocation_tracing, _module.pyproxy_alloc_map
 //                                         count live PyProxies                 (debugStats, leak tests)
 //   _module.HEAPU8                        the wasm heap's size                 (debugStats)
 //   _api.on_fatal                         be told of a fatal error             (onFatalError)
-//   _api.loadDynlib                       load a side module that is not a .so of a package
-//                                         (the relaxed-SIMD kernels)
 
 /** The Pyodide version these internals were read from (node_modules/pyodide, package.json). */
 export const WRITTEN_FOR = "0.27.7";
@@ -51,47 +53,110 @@ export function snapshotOption(bytes) {
 }
 
 /**
- * The wasm heap of an interpreter that has just booted, as Pyodide's makeMemorySnapshot
- * writes it. Booting with loadPyodide's _makeSnapshot option instead would wrap the `js`
- * module in a recording Proxy for the whole session, and from Python DOM methods, fetch or
- * setTimeout would then throw "Illegal invocation". Right after a plain boot Python holds
- * no JS object beyond Pyodide's fixed ones, so the option is only raised for this call
- * (if Python did hold one, makeMemorySnapshot throws and nothing is cached).
+ * What a snapshot needs besides the heap: the dlopen handles Python holds (addresses of
+ * libc's records of opened libraries, inside the heap) and the library each stands for.
+ * @typedef {[handle: number, path: string][]} DlopenHandles
+ */
+
+/**
+ * The wasm heap of an interpreter that has booted with its packages' shared libraries
+ * loaded before Python started (see loadLibrariesBeforeBoot) and imported them, as
+ * Pyodide's makeMemorySnapshot writes it, with the dlopen handles Python holds.
+ *
+ * Booting with loadPyodide's _makeSnapshot option instead would wrap the `js` module in a
+ * recording Proxy for the whole session, and from Python DOM methods, fetch or setTimeout
+ * would then throw "Illegal invocation". The modules imported so far hold no JS object
+ * beyond Pyodide's fixed ones, so the option is only raised for this call (if Python did
+ * hold one, makeMemorySnapshot throws and nothing is cached). One of the fixed ones is
+ * pyodide.loadedPackages, which Pyodide expects empty in a snapshot (a restored
+ * interpreter gets a new, empty one): it is emptied for the call and refilled.
  * @param {any} pyodide
- * @returns {Uint8Array<ArrayBuffer>}
+ * @returns {{ bytes: Uint8Array<ArrayBuffer>, dlopened: DlopenHandles }}
  */
 export function makeSnapshot(pyodide) {
   const { config } = pyodide._api;
+  const loaded = { ...pyodide.loadedPackages };
+  for (const name of Object.keys(loaded)) delete pyodide.loadedPackages[name];
   config._makeSnapshot = true;
   try {
-    return pyodide.makeMemorySnapshot();
+    const bytes = pyodide.makeMemorySnapshot();
+    const dlopened = Object.entries(pyodide._module.LDSO.loadedLibsByHandle)
+      .filter(([handle]) => handle !== "0") // 0: the main program
+      .map(([handle, library]) => /** @type {[number, string]} */ ([Number(handle), library.name]));
+    return { bytes, dlopened };
   } finally {
     config._makeSnapshot = false;
+    Object.assign(pyodide.loadedPackages, loaded);
+  }
+}
+
+/**
+ * After a restore, tell the dynamic linker which library each dlopen handle in the heap
+ * stands for: the libraries were loaded again (before boot, at the same addresses), but the
+ * linker's table of handles lives in JavaScript and starts empty, and a later dlsym on
+ * such a handle (ctypes opening numpy's library again, say) would fail. Throws if a
+ * library is not loaded: the restored interpreter cannot be used.
+ * @param {any} pyodide @param {DlopenHandles} dlopened
+ */
+export function reattachDlopenHandles(pyodide, dlopened) {
+  const { LDSO } = pyodide._module;
+  for (const [handle, path] of dlopened) {
+    const library = LDSO.loadedLibsByName[path];
+    if (!library?.exports) throw new Error(`${path} is not loaded`);
+    LDSO.loadedLibsByHandle[handle] = library;
+  }
+}
+
+/** @type {any} loadPyodide's settings for the pyodide.asm.js module being created */
+let moduleSettings = null;
+
+/**
+ * Let loadLibrariesBeforeBoot reach the API object of the loadPyodide that runs next.
+ * loadPyodide hands its settings, which hold that object, to the global function
+ * `_createPyodideModule` that pyodide.asm.js defines; the global is wrapped (once per
+ * thread) so the settings are kept. Call before loadPyodide.
+ */
+export function watchModuleSettings() {
+  const own = Object.getOwnPropertyDescriptor(globalThis, "_createPyodideModule");
+  if (own?.get) return; // wrapped already
+  let create = own?.value; // defined already if an earlier loadPyodide loaded the script
+  Object.defineProperty(globalThis, "_createPyodideModule", {
+    configurable: true,
+    set(value) {
+      create = value;
+    },
+    get() {
+      if (typeof create !== "function") return create;
+      return (/** @type {any} */ settings) => {
+        moduleSettings = settings;
+        return create(settings);
+      };
+    },
+  });
+}
+
+/**
+ * Load shared libraries from the file system as pyodide.loadPackage would (each linked
+ * locally), from loadPyodide's fsInit hook: before Python starts, so that each lands at the
+ * same address on every start (Emscripten places libraries loaded before the runtime
+ * starts at the heap's base, one after the other) and a snapshot of a heap that uses them
+ * can be restored.
+ * @param {string} sitePackages
+ * @param {{ fileName: string, dynlibs: string[] }[]} packages
+ */
+export async function loadLibrariesBeforeBoot(sitePackages, packages) {
+  const api = moduleSettings?.API;
+  if (typeof api?.loadDynlib !== "function") throw new Error("Pyodide's dynamic loader is not reachable");
+  for (const { fileName, dynlibs } of packages) {
+    // loadPackage also looks for a package's own libraries in <name>.libs (auditwheel).
+    const searchDirs = [`${sitePackages}/${fileName.split("-")[0]}.libs`];
+    for (const path of dynlibs) await api.loadDynlib(`${sitePackages}/${path}`, false, searchDirs);
   }
 }
 
 /** @param {any} pyodide @returns {string} the site-packages directory */
 export function sitePackages(pyodide) {
   return pyodide._api.sitepackages;
-}
-
-/**
- * Pyodide's rule for which shared libraries of a package loadPackage loads, as a function
- * of the path; `release()` it when done (it holds a PyProxy).
- * @param {any} pyodide
- * @returns {{ test: (path: string) => boolean, release: () => void }}
- */
-export function dynlibRule(pyodide) {
-  const shouldLoad = pyodide._api.package_loader.should_load_dynlib;
-  return { test: (path) => shouldLoad(path), release: () => shouldLoad.destroy() };
-}
-
-/**
- * Load a package's shared libraries in the given order, as loadPackage does.
- * @param {any} pyodide @param {string} fileName @param {string[]} paths
- */
-export async function loadDynlibs(pyodide, fileName, paths) {
-  await pyodide._api.loadDynlibsFromPackage({ file_name: fileName }, paths);
 }
 
 /**

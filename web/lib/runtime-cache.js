@@ -1,28 +1,20 @@
 // A per-browser cache of the work a first visit does, so that a repeat visit skips it:
-//  - a memory snapshot of the freshly booted interpreter (Pyodide's makeMemorySnapshot /
-//    _loadSnapshot: the wasm heap right after Python started, before any package), and
-//  - the unpacked files of the wheels (Pyodide unzips a wheel in Python, in WebAssembly:
-//    about 150 ms for numpy on every visit).
+//  - the installed files of the packages (unpacked from the wheels, see packages.js), and
+//  - a memory snapshot of the interpreter once it has imported them (Pyodide's
+//    makeMemorySnapshot / _loadSnapshot), which only restores together with those files:
+//    their shared libraries are loaded before Python starts, at the same addresses.
 // Both live in Cache Storage under a key made of the sha256 of every runtime file and
 // wheel (from manifest.json and pyodide-lock.json) and the browser's user agent: any
 // change to the site or to the browser starts from scratch. A cache entry that fails to
 // restore is deleted and the page boots the normal way. Nothing here knows about minimodel.
 // The Pyodide internals this needs are in pyodide-adapter.js.
 
-import { dynlibRule, loadDynlibs, makeSnapshot, sitePackages, takeLoaderProxies } from "./pyodide-adapter.js";
+/** @typedef {import("./packages.js").PackageSet} PackageSet */
+/** @typedef {import("./pyodide-adapter.js").DlopenHandles} DlopenHandles */
 
 const CACHE_NAME = "minimodel-runtime";
-const FORMAT = 1; // bump when what is stored changes meaning
+const FORMAT = 2; // bump when what is stored changes meaning (2: the snapshot holds imported packages)
 const RUNTIME_FILES = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"];
-const SHARED_LIBRARY = /\.so(\.\d+)*$/;
-
-/**
- * @typedef {Object} PackageFiles
- * @property {string} name       package name in pyodide-lock.json
- * @property {string} fileName   its wheel's file name
- * @property {[string, number, number][]} files  [path in site-packages, offset, length]
- * @property {string[]} dynlibs  absolute paths of the shared libraries Pyodide loads, in order
- */
 
 /**
  * The cache for this site's exact build in this browser, or null when the browser offers
@@ -64,22 +56,28 @@ export class RuntimeCache {
   }
 
   /**
-   * The stored snapshot, or null when there is none. Its bytes come as a promise, which
-   * loadPyodide awaits only once it needs them, so the read overlaps the runtime's start.
-   * @returns {Promise<{ bytes: Promise<ArrayBuffer> } | null>}
+   * The stored snapshot, or null when there is none (or it is unreadable). Its bytes come
+   * as a promise, read and checked while the runtime starts.
+   * @returns {Promise<{ bytes: Promise<ArrayBuffer>, dlopened: DlopenHandles } | null>}
    */
   async snapshot() {
     const response = await this.cache.match(this.url("snapshot")).catch(() => undefined);
     if (!response) return null;
+    let dlopened;
+    try {
+      dlopened = JSON.parse(response.headers.get(DLOPENED_HEADER) ?? "");
+    } catch {
+      return null;
+    }
     const bytes = readChecked(response, "snapshot");
-    bytes.catch(() => {}); // loadPyodide reports it, once it awaits the bytes
-    return { bytes };
+    bytes.catch(() => {}); // reported by whoever awaits the bytes
+    return { bytes, dlopened };
   }
 
   /**
    * The stored package files, or null when there are none. Their contents come as a
    * promise (read and checked while the runtime starts), which rejects if they are damaged.
-   * @returns {Promise<{ contents: Promise<{packages: PackageFiles[], data: Uint8Array}> } | null>}
+   * @returns {Promise<{ contents: Promise<PackageSet> } | null>}
    */
   async packages() {
     const response = await this.cache.match(this.url("packages")).catch(() => undefined);
@@ -96,12 +94,15 @@ export class RuntimeCache {
 
   /**
    * Store what a first visit made; entries of older builds are deleted. Never throws.
-   * @param {{ snapshot: Uint8Array<ArrayBuffer> | null, packages: { packages: PackageFiles[], chunks: Uint8Array[] } | null }} what
+   * @param {{ snapshot: { bytes: Uint8Array<ArrayBuffer>, dlopened: DlopenHandles } | null, packages: PackageSet | null }} what
    */
   async save({ snapshot, packages }) {
     try {
-      if (snapshot) await this.cache.put(this.url("snapshot"), await checkedResponse(snapshot));
       if (packages) await this.cache.put(this.url("packages"), await checkedResponse(encodePackages(packages)));
+      if (snapshot) {
+        const dlopened = { [DLOPENED_HEADER]: JSON.stringify(snapshot.dlopened) };
+        await this.cache.put(this.url("snapshot"), await checkedResponse(snapshot.bytes, dlopened));
+      }
       for (const request of await this.cache.keys()) {
         if (request.url.startsWith(this.prefix) && !request.url.startsWith(this.url(""))) {
           await this.cache.delete(request);
@@ -124,6 +125,8 @@ export class RuntimeCache {
 // Each entry carries the sha256 of its bytes, checked on every read (off the main thread,
 // while the runtime starts): a damaged entry is refused, never half-used.
 const DIGEST_HEADER = "x-minimodel-sha256";
+// The snapshot's dlopen handles (see reattachDlopenHandles), as JSON.
+const DLOPENED_HEADER = "x-minimodel-dlopened";
 
 /**
  * The sha256 of `bytes` in hex (also used by the loader to name a changed wheel).
@@ -135,9 +138,9 @@ export async function sha256Hex(bytes) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** @param {Uint8Array<ArrayBuffer>} bytes */
-async function checkedResponse(bytes) {
-  return new Response(bytes, { headers: { [DIGEST_HEADER]: await sha256Hex(bytes) } });
+/** @param {Uint8Array<ArrayBuffer>} bytes @param {Record<string, string>} [headers] */
+async function checkedResponse(bytes, headers = {}) {
+  return new Response(bytes, { headers: { ...headers, [DIGEST_HEADER]: await sha256Hex(bytes) } });
 }
 
 /** @param {Response} response @param {string} kind */
@@ -149,130 +152,17 @@ async function readChecked(response, kind) {
   return bytes;
 }
 
-/** @param {{ packages: PackageFiles[], chunks: Uint8Array[] }} what */
-function encodePackages({ packages, chunks }) {
+/**
+ * A PackageSet as one buffer: a 4-byte header length, the JSON header, the files' bytes.
+ * @param {PackageSet} set
+ */
+function encodePackages({ packages, data }) {
   const header = new TextEncoder().encode(JSON.stringify({ packages }));
-  const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-  const out = new Uint8Array(4 + header.length + size);
+  const out = new Uint8Array(4 + header.length + data.length);
   new DataView(out.buffer).setUint32(0, header.length, true);
   out.set(header, 4);
-  let offset = 4 + header.length;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
+  out.set(data, 4 + header.length);
   return out;
-}
-
-/**
- * The .dist-info folder of a wheel: "numpy-2.0.2-cp312-....whl" -> "numpy-2.0.2.dist-info".
- * @param {string} fileName
- */
-function distInfoOf(fileName) {
-  return `${fileName.split("-").slice(0, 2).join("-")}.dist-info`;
-}
-
-/**
- * Take the files pyodide.loadPackage just installed (each wheel's RECORD lists them, in
- * archive order, plus the INSTALLER and PYODIDE_SOURCE files Pyodide adds), and the shared
- * libraries it loaded, chosen by Pyodide's own rule. Null if a package's RECORD is missing.
- * @param {any} pyodide @param {any} lock  pyodide-lock.json @param {string[]} names
- * @returns {{packages: PackageFiles[], chunks: Uint8Array[]} | null}
- */
-export function capturePackages(pyodide, lock, names) {
-  const { FS } = pyodide;
-  const site = sitePackages(pyodide);
-  const shouldLoad = dynlibRule(pyodide);
-  try {
-    const packages = [];
-    const chunks = [];
-    let offset = 0;
-    for (const name of names) {
-      const fileName = lock.packages[name].file_name;
-      const distInfo = distInfoOf(fileName);
-      const recordPath = `${site}/${distInfo}/RECORD`;
-      if (!FS.analyzePath(recordPath).exists) return null;
-      const paths = FS.readFile(recordPath, { encoding: "utf8" })
-        .split("\n")
-        .filter((/** @type {string} */ line) => line.trim())
-        .map(parseRecordPath);
-      for (const extra of ["INSTALLER", "PYODIDE_SOURCE"]) {
-        if (FS.analyzePath(`${site}/${distInfo}/${extra}`).exists) paths.push(`${distInfo}/${extra}`);
-      }
-      /** @type {[string, number, number][]} */
-      const files = [];
-      for (const path of paths) {
-        const data = fileView(FS, `${site}/${path}`);
-        files.push([path, offset, data.length]);
-        chunks.push(data);
-        offset += data.length;
-      }
-      const dynlibs = paths
-        .filter((/** @type {string} */ path) => SHARED_LIBRARY.test(path) && shouldLoad.test(path))
-        .map((/** @type {string} */ path) => `${site}/${path}`);
-      packages.push({ name, fileName, files, dynlibs });
-    }
-    return { packages, chunks };
-  } finally {
-    shouldLoad.release();
-  }
-}
-
-/**
- * A file's bytes without copying them (MEMFS keeps each file in one typed array): the
- * copy is made later, off the startup path, by save(). The packages' files are not
- * written in between.
- * @param {any} FS @param {string} path
- * @returns {Uint8Array}
- */
-function fileView(FS, path) {
-  const { node } = FS.lookupPath(path);
-  return node.contents instanceof Uint8Array ? node.contents.subarray(0, node.usedBytes) : FS.readFile(path);
-}
-
-/**
- * The path field of a RECORD line (CSV: a path with a comma is quoted).
- * @param {string} line
- */
-function parseRecordPath(line) {
-  if (!line.startsWith('"')) return line.split(",")[0];
-  const end = line.indexOf('",');
-  return line.slice(1, end < 0 ? line.length - 1 : end).replaceAll('""', '"');
-}
-
-/**
- * Install cached package files the way pyodide.loadPackage does: into site-packages, each
- * package's shared libraries loaded in Pyodide's order, the package recorded in
- * pyodide.loadedPackages. MEMFS keeps views of the cached buffer (canOwn): no copy.
- * @param {any} pyodide @param {{ packages: PackageFiles[], data: Uint8Array }} stored
- */
-export async function installPackages(pyodide, { packages, data }) {
-  const { FS } = pyodide;
-  const site = sitePackages(pyodide);
-  for (const { name, fileName, files, dynlibs } of packages) {
-    for (const [path, offset, length] of files) {
-      const full = `${site}/${path}`;
-      FS.mkdirTree(full.slice(0, full.lastIndexOf("/")));
-      FS.writeFile(full, data.subarray(offset, offset + length), { canOwn: true });
-    }
-    await loadDynlibs(pyodide, fileName, dynlibs);
-    pyodide.loadedPackages[name] = "default channel";
-  }
-  takeLoaderProxies(pyodide); // as a first visit's loadPackage did
-  // Only site-packages' finder needs to look again: importlib.invalidate_caches() would
-  // also import importlib.metadata (about 80 ms here).
-  pyodide.runPython(
-    `(lambda finder: finder and finder.invalidate_caches())(__import__("sys").path_importer_cache.get(${JSON.stringify(site)}))`,
-  );
-}
-
-/**
- * The booted interpreter's memory snapshot (see makeSnapshot in pyodide-adapter.js).
- * @param {any} pyodide
- * @returns {Uint8Array<ArrayBuffer>}
- */
-export function takeSnapshot(pyodide) {
-  return makeSnapshot(pyodide);
 }
 
 /**
