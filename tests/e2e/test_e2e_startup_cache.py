@@ -1,6 +1,7 @@
-"""The startup cache (web/runtime-cache.js): a repeat visit restores the booted interpreter
-(a Pyodide memory snapshot) and the unpacked packages from Cache Storage, computes the same
-numbers as a first visit, and a damaged or stale cache never breaks a page."""
+"""The startup cache (web/runtime-cache.js): a repeat visit restores the interpreter with
+numpy and minimodel imported (a Pyodide memory snapshot) over the unpacked packages from
+Cache Storage, computes the same numbers as a first visit, and a damaged or stale cache
+never breaks a page."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from conftest import LOAD_TIMEOUT_MS, open_blank
 CACHE_URLS = "async () => (await (await caches.open('minimodel-runtime')).keys()).map((r) => r.url)"
 
 # What a visit computes: numbers from every part of numpy the packages ship (the core,
-# linalg, fft, random: each its own shared library) and from minimodel, plus the
+# linalg, fft, random: each its own shared library; every extension module is imported)
+# and from minimodel, plus the
 # interpreter state a snapshot must not freeze or duplicate.
 VISIT = """async (options) => {
   const mm = await import('./lib/minimodel.js');
@@ -27,11 +29,17 @@ VISIT = """async (options) => {
   const cos = mm.cosineSimilarity(a, b);
   const py = mm.getPyodide();
   const state = JSON.parse(py.runPython(`
-import json, random, sys, importlib.metadata
+import json, random, sys, importlib, importlib.metadata, pathlib
 import numpy as np
 site = [p for p in sys.path if p.endswith("site-packages")][0]
+# Every extension module numpy ships imports (most are opened on first import, not at start).
+extensions = sorted(str(p.relative_to(site)).split(".")[0].replace("/", ".") for p in pathlib.Path(site, "numpy").rglob("*.so"))
+for name in extensions:
+    importlib.import_module(name)
 json.dumps({
     "rng": float(np.random.default_rng(1).random()),
+    "legacyRng": float(np.random.RandomState(2).rand()),
+    "extensions": len(extensions),
     "fft": np.fft.fft(np.arange(4.0)).real.tolist(),
     "inv": np.linalg.inv(np.array([[2.0, 1.0], [1.0, 3.0]])).ravel().tolist(),
     "random": random.random(),
@@ -62,6 +70,7 @@ def reference() -> dict:
     return {
         "cos": float(a @ b / np.sqrt((a @ a) * (b @ b))),
         "rng": float(np.random.default_rng(1).random()),
+        "legacyRng": float(np.random.RandomState(2).rand()),
         "fft": np.fft.fft(np.arange(4.0)).real.tolist(),
         "inv": np.linalg.inv(np.array([[2.0, 1.0], [1.0, 3.0]])).ravel().tolist(),
     }
@@ -73,7 +82,8 @@ def check_visit(visit: dict, from_cache: bool) -> None:
     assert visit["info"]["numpyVersion"] == "2.0.2"
     assert visit["y"] == pytest.approx([0.64] * 10, rel=1e-6)
     assert visit["cos"] == pytest.approx(ref["cos"], rel=1e-6)
-    assert visit["rng"] == ref["rng"]
+    assert visit["rng"] == ref["rng"] and visit["legacyRng"] == ref["legacyRng"]
+    assert visit["extensions"] == 19
     assert visit["fft"] == pytest.approx(ref["fft"])
     assert visit["inv"] == pytest.approx(ref["inv"])
     assert visit["emptyPathEntries"] == 1
@@ -106,8 +116,7 @@ def test_repeat_visits_restore_from_the_cache_with_the_same_numbers(browser, bas
     )
     first = page.evaluate(VISIT, {})
     check_visit(first, from_cache=False)
-    # Each wheel was fetched once: downloaded while the runtime booted, and that response
-    # handed to pyodide.loadPackage (not fetched a second time).
+    # Each wheel was fetched once, while the runtime started, and unpacked in JavaScript.
     wheels = [u for u in watch.requests if u.endswith(".whl")]
     assert sorted(u.rsplit("/", 1)[-1] for u in wheels) == [
         "minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl",
@@ -279,5 +288,30 @@ def test_the_demo_page_starts_from_the_cache_on_a_second_visit(browser, base_url
           return y;
         }"""
     ) == pytest.approx([0.1, 0.1], rel=1e-6)
+    watch.assert_clean()
+    context.close()
+
+
+def test_with_another_pyodide_version_python_opens_every_library_itself(browser, base_url):
+    """The Pyodide internals the cache and the early library loading use are written for
+    one version (pyodide-adapter.js): with another, neither is used, Python opens every
+    shared library itself when it imports it, and the page computes the same numbers."""
+    context, page, watch = open_blank(browser, base_url)
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+
+    def other_version(route):
+        response = route.fetch()
+        manifest = response.json()
+        manifest["pyodide"] = "0.27.6"
+        route.fulfill(response=response, json=manifest)
+
+    page.route("**/lib/manifest.json", other_version)
+    for _ in range(2):
+        check_visit(page.evaluate(VISIT, {}), from_cache=False)
+        page.wait_for_timeout(1000)  # a save would have happened by now
+        assert page.evaluate(CACHE_URLS) == []
+        page.reload()
+    assert any("written for Pyodide 0.27.7, running with 0.27.6" in w for w in warnings), warnings
     watch.assert_clean()
     context.close()

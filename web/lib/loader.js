@@ -30,6 +30,18 @@ const PACKAGES = ["numpy", "minimodel"];
 // Imported before the snapshot is taken, so a restored start imports nothing: everything
 // init() needs. (None of them holds a JS object, which a snapshot cannot.)
 const MODULES = ["numpy", "minimodel", "minimodel.jsbridge"];
+// The shared libraries these imports open, loaded before Python starts so that a snapshot
+// can hold them (pyodide.loadPackage would load all 20). The others, numpy's random, fft,
+// lapack_lite, _simd and test modules, are opened by Python from the file system when
+// first imported. An import that opened a library missing here would leave a snapshot
+// that does not restore (reattachDlopenHandles names the library, and every visit would
+// boot plainly), which the startup-cache tests would catch.
+const LIBRARIES_AT_START = [
+  "numpy/_core/_multiarray_umath.",
+  "numpy/_core/_multiarray_tests.",
+  "numpy/linalg/_umath_linalg.",
+  "minimodel/libminimodel_kernels.so",
+];
 
 /**
  * Load Pyodide and the packages. The packages' files are written into site-packages and
@@ -92,6 +104,8 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   });
   try {
     const cache = await opening;
+    // Without Pyodide's internals (another version), Python opens every library itself.
+    const preload = internalsUsable(manifest.pyodide);
     const [snapshot, cachedEntry] = cache ? await Promise.all([cache.snapshot(), cache.packages()]) : [null, null];
     const cached = cachedEntry
       ? cachedEntry.contents.catch((err) => {
@@ -116,7 +130,7 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     const toSave = { snapshot: null, packages: null };
     let started;
     try {
-      started = await startInterpreter(loadPyodide, options, packages, restorable, cache, () => {
+      started = await startInterpreter(loadPyodide, options, packages, restorable, cache, preload, () => {
         loaded.runtime = totals.runtime; // every runtime byte has been used by now
         emit();
         current = "packages";
@@ -165,13 +179,14 @@ async function snapshotOver(bytes, cached) {
  * @param {Promise<PackageSet>} packages
  * @param {{ bytes: Promise<ArrayBuffer>, dlopened: DlopenHandles } | null} snapshot
  * @param {import("./runtime-cache.js").RuntimeCache | null} cache
+ * @param {boolean} preload  load the libraries the imports open before Python starts
  * @param {() => void} onRuntimeLoaded  called once the runtime has been fetched and compiled
  * @returns {Promise<{ pyodide: any, restored: boolean }>}
  */
-async function startInterpreter(loadPyodide, options, packages, snapshot, cache, onRuntimeLoaded) {
+async function startInterpreter(loadPyodide, options, packages, snapshot, cache, preload, onRuntimeLoaded) {
   if (snapshot) {
     try {
-      const install = installBeforeBoot(packages, onRuntimeLoaded);
+      const install = installBeforeBoot(packages, preload, onRuntimeLoaded);
       const pyodide = await loadPyodide({ ...options, fsInit: install.hook, ...snapshotOption(snapshot.bytes) });
       await install.done;
       reattachDlopenHandles(pyodide, snapshot.dlopened);
@@ -182,7 +197,7 @@ async function startInterpreter(loadPyodide, options, packages, snapshot, cache,
       await cache?.drop("snapshot");
     }
   }
-  const install = installBeforeBoot(packages, onRuntimeLoaded);
+  const install = installBeforeBoot(packages, preload, onRuntimeLoaded);
   const pyodide = await loadPyodide({ ...options, fsInit: install.hook });
   await install.done;
   return { pyodide, restored: false };
@@ -193,9 +208,10 @@ async function startInterpreter(loadPyodide, options, packages, snapshot, cache,
  * libraries before Python starts, and a promise of its outcome (Pyodide does not report an
  * error thrown in the hook: the boot would go on without the packages).
  * @param {Promise<PackageSet>} packages
+ * @param {boolean} preload  load the libraries in LIBRARIES_AT_START
  * @param {() => void} onStart  called when the hook runs (the runtime is compiled by then)
  */
-function installBeforeBoot(packages, onStart) {
+function installBeforeBoot(packages, preload, onStart) {
   watchModuleSettings();
   /** @type {(value: void) => void} */
   let succeed = () => {};
@@ -213,7 +229,13 @@ function installBeforeBoot(packages, onStart) {
       const set = await packages;
       checkLibraries(set);
       writePackages(FS, sitePackages, set);
-      await loadLibrariesBeforeBoot(sitePackages, set.packages);
+      if (preload) {
+        const atStart = set.packages.map((pkg) => ({
+          ...pkg,
+          dynlibs: pkg.dynlibs.filter((path) => LIBRARIES_AT_START.some((prefix) => path.startsWith(prefix))),
+        }));
+        await loadLibrariesBeforeBoot(sitePackages, atStart);
+      }
       succeed();
     } catch (err) {
       fail(err);

@@ -9,7 +9,7 @@ import { unzip } from "./wheel.js";
  * @property {string} name       package name in pyodide-lock.json
  * @property {string} fileName   its wheel's file name
  * @property {[string, number, number][]} files  [path in site-packages, offset, length]
- * @property {string[]} dynlibs  paths (in site-packages) of the shared libraries to load, in archive order
+ * @property {string[]} dynlibs  paths (in site-packages) of the shared libraries pyodide.loadPackage would load, in archive order
  */
 
 /**

@@ -154,11 +154,6 @@ export async function loadLibrariesBeforeBoot(sitePackages, packages) {
   }
 }
 
-/** @param {any} pyodide @returns {string} the site-packages directory */
-export function sitePackages(pyodide) {
-  return pyodide._api.sitepackages;
-}
-
 /**
  * Load a WebAssembly side module from Pyodide's file system as loadPackage loads a
  * package's .so files (compiled asynchronously, linked locally), so that ctypes can open
