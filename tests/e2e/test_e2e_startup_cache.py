@@ -315,3 +315,38 @@ def test_with_another_pyodide_version_python_opens_every_library_itself(browser,
     assert any("written for Pyodide 0.27.7, running with 0.27.6" in w for w in warnings), warnings
     watch.assert_clean()
     context.close()
+
+
+def test_a_snapshot_taken_over_other_libraries_is_not_restored(browser, base_url):
+    """A snapshot restores only over the libraries it was taken over, loaded in the same
+    order (another build of the library code could load others with the same wheels):
+    otherwise it is refused before the heap is restored, and replaced."""
+    context, page, watch = open_blank(browser, base_url)
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.evaluate(VISIT, {})
+    urls = wait_for_entries(page)
+    layout = page.evaluate(
+        """async () => {
+          const cache = await caches.open('minimodel-runtime');
+          const request = (await cache.keys()).find((r) => r.url.endsWith('/snapshot'));
+          const response = await cache.match(request);
+          const layout = JSON.parse(response.headers.get('x-minimodel-layout'));
+          const headers = new Headers(response.headers);
+          headers.set('x-minimodel-layout', JSON.stringify({ ...layout, libraries: [...layout.libraries].reverse() }));
+          await cache.put(request, new Response(await response.arrayBuffer(), { headers }));
+          return layout;
+        }"""
+    )
+    assert [p.split("/")[-1].split(".")[0] for p in layout["libraries"]] == [
+        "_multiarray_tests", "_multiarray_umath", "_umath_linalg", "libminimodel_kernels"]
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=False)
+    assert any("the cached interpreter did not restore (it was taken over other libraries" in w for w in warnings), warnings
+    page.wait_for_timeout(500)
+    wait_for_entries(page)
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=True)
+    assert sorted(page.evaluate(CACHE_URLS)) == urls
+    watch.assert_clean()
+    context.close()

@@ -23,7 +23,7 @@ import {
 } from "./pyodide-adapter.js";
 
 /** @typedef {import("./packages.js").PackageSet} PackageSet */
-/** @typedef {import("./pyodide-adapter.js").DlopenHandles} DlopenHandles */
+/** @typedef {import("./runtime-cache.js").SnapshotLayout} SnapshotLayout */
 
 const RUNTIME_FILES = ["pyodide-lock.json", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"];
 const PACKAGES = ["numpy", "minimodel"];
@@ -123,8 +123,9 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
       stdout: (/** @type {string} */ line) => console.log(line),
       stderr: (/** @type {string} */ line) => console.warn(line),
     };
-    // The snapshot restores only over the files it was taken with: the cached ones.
-    const restorable = snapshot && cachedEntry ? { ...snapshot, bytes: snapshotOver(snapshot.bytes, cached) } : null;
+    // The snapshot restores only over the files it was taken with (the cached ones) and the
+    // same libraries loaded before Python starts.
+    const restorable = snapshot && cachedEntry ? { ...snapshot, bytes: snapshotOver(snapshot, cached, preload) } : null;
     restorable?.bytes.catch(() => {}); // loadPyodide reports it, once it awaits the bytes
     /** @type {Parameters<import("./runtime-cache.js").RuntimeCache["save"]>[0]} */
     const toSave = { snapshot: null, packages: null };
@@ -148,7 +149,7 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     }
     const { pyodide, restored } = started;
     if (cache && !restored) {
-      toSave.snapshot = takeSnapshot(pyodide);
+      toSave.snapshot = takeSnapshot(pyodide, librariesAtStart(await packages, preload));
       if (!(await cached)) toSave.packages = await packages;
     }
     for (const name of PACKAGES) pyodide.loadedPackages[name] = "default channel"; // as loadPackage records them
@@ -162,13 +163,31 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
 }
 
 /**
- * The snapshot's bytes, once the cached packages it needs are known to be readable.
- * @param {Promise<ArrayBuffer>} bytes @param {Promise<PackageSet | null>} cached
+ * The snapshot's bytes, once the cached packages are known to be readable and to give the
+ * libraries it was taken over. Checked before loadPyodide restores the heap: a heap
+ * restored over libraries at other addresses would be corrupt, not fail cleanly.
+ * @param {{ bytes: Promise<ArrayBuffer>, layout: SnapshotLayout }} snapshot
+ * @param {Promise<PackageSet | null>} cached @param {boolean} preload
  */
-async function snapshotOver(bytes, cached) {
+async function snapshotOver({ bytes, layout }, cached, preload) {
   const [snapshot, packages] = await Promise.all([bytes, cached]);
   if (!packages) throw new Error("the cached packages it was taken with are unreadable");
+  const libraries = librariesAtStart(packages, preload).flatMap((pkg) => pkg.dynlibs);
+  if (JSON.stringify(libraries) !== JSON.stringify(layout.libraries)) {
+    throw new Error(`it was taken over other libraries (${layout.libraries.join(", ")}) than are loaded now (${libraries.join(", ")})`);
+  }
   return snapshot;
+}
+
+/**
+ * The shared libraries to load before Python starts (LIBRARIES_AT_START), per package.
+ * @param {PackageSet} set @param {boolean} preload  false: none
+ */
+function librariesAtStart({ packages }, preload) {
+  return packages.map(({ fileName, dynlibs }) => ({
+    fileName,
+    dynlibs: preload ? dynlibs.filter((path) => LIBRARIES_AT_START.some((prefix) => path.startsWith(prefix))) : [],
+  }));
 }
 
 /**
@@ -177,7 +196,7 @@ async function snapshotOver(bytes, cached) {
  * @param {(options: any) => Promise<any>} loadPyodide
  * @param {Record<string, any>} options
  * @param {Promise<PackageSet>} packages
- * @param {{ bytes: Promise<ArrayBuffer>, dlopened: DlopenHandles } | null} snapshot
+ * @param {{ bytes: Promise<ArrayBuffer>, layout: SnapshotLayout } | null} snapshot
  * @param {import("./runtime-cache.js").RuntimeCache | null} cache
  * @param {boolean} preload  load the libraries the imports open before Python starts
  * @param {() => void} onRuntimeLoaded  called once the runtime has been fetched and compiled
@@ -189,7 +208,7 @@ async function startInterpreter(loadPyodide, options, packages, snapshot, cache,
       const install = installBeforeBoot(packages, preload, onRuntimeLoaded);
       const pyodide = await loadPyodide({ ...options, fsInit: install.hook, ...snapshotOption(snapshot.bytes) });
       await install.done;
-      reattachDlopenHandles(pyodide, snapshot.dlopened);
+      reattachDlopenHandles(pyodide, snapshot.layout.dlopened);
       refreshRestoredInterpreter(pyodide);
       return { pyodide, restored: true };
     } catch (err) {
@@ -229,13 +248,7 @@ function installBeforeBoot(packages, preload, onStart) {
       const set = await packages;
       checkLibraries(set);
       writePackages(FS, sitePackages, set);
-      if (preload) {
-        const atStart = set.packages.map((pkg) => ({
-          ...pkg,
-          dynlibs: pkg.dynlibs.filter((path) => LIBRARIES_AT_START.some((prefix) => path.startsWith(prefix))),
-        }));
-        await loadLibrariesBeforeBoot(sitePackages, atStart);
-      }
+      await loadLibrariesBeforeBoot(sitePackages, librariesAtStart(set, preload));
       succeed();
     } catch (err) {
       fail(err);
@@ -247,11 +260,13 @@ function installBeforeBoot(packages, preload, onStart) {
 /**
  * The interpreter with its packages imported, for the next visit (null if Python holds
  * something a snapshot cannot keep).
- * @param {any} pyodide
+ * @param {any} pyodide @param {{ dynlibs: string[] }[]} atStart  the libraries loaded before boot
+ * @returns {{ bytes: Uint8Array<ArrayBuffer>, layout: SnapshotLayout } | null}
  */
-function takeSnapshot(pyodide) {
+function takeSnapshot(pyodide, atStart) {
   try {
-    return makeSnapshot(pyodide);
+    const { bytes, dlopened } = makeSnapshot(pyodide);
+    return { bytes, layout: { libraries: atStart.flatMap((pkg) => pkg.dynlibs), dlopened } };
   } catch (err) {
     console.info(`minimodel: no interpreter snapshot for the next visit (${messageOf(err)})`);
     return null;

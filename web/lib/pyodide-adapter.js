@@ -145,6 +145,7 @@ export function watchModuleSettings() {
  * @param {{ fileName: string, dynlibs: string[] }[]} packages
  */
 export async function loadLibrariesBeforeBoot(sitePackages, packages) {
+  if (packages.every(({ dynlibs }) => dynlibs.length === 0)) return;
   const api = moduleSettings?.API;
   if (typeof api?.loadDynlib !== "function") throw new Error("Pyodide's dynamic loader is not reachable");
   for (const { fileName, dynlibs } of packages) {

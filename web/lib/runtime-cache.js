@@ -10,7 +10,14 @@
 // The Pyodide internals this needs are in pyodide-adapter.js.
 
 /** @typedef {import("./packages.js").PackageSet} PackageSet */
-/** @typedef {import("./pyodide-adapter.js").DlopenHandles} DlopenHandles */
+/**
+ * What a snapshot restores over besides the heap: the shared libraries loaded before
+ * Python started, in order (a different list would place them elsewhere), and the dlopen
+ * handles Python holds.
+ * @typedef {Object} SnapshotLayout
+ * @property {string[]} libraries
+ * @property {import("./pyodide-adapter.js").DlopenHandles} dlopened
+ */
 
 const CACHE_NAME = "minimodel-runtime";
 const FORMAT = 2; // bump when what is stored changes meaning (2: the snapshot holds imported packages)
@@ -58,20 +65,20 @@ export class RuntimeCache {
   /**
    * The stored snapshot, or null when there is none (or it is unreadable). Its bytes come
    * as a promise, read and checked while the runtime starts.
-   * @returns {Promise<{ bytes: Promise<ArrayBuffer>, dlopened: DlopenHandles } | null>}
+   * @returns {Promise<{ bytes: Promise<ArrayBuffer>, layout: SnapshotLayout } | null>}
    */
   async snapshot() {
     const response = await this.cache.match(this.url("snapshot")).catch(() => undefined);
     if (!response) return null;
-    let dlopened;
+    let layout;
     try {
-      dlopened = JSON.parse(response.headers.get(DLOPENED_HEADER) ?? "");
+      layout = JSON.parse(response.headers.get(LAYOUT_HEADER) ?? "");
     } catch {
-      return null;
+      return null; // unreadable: replaced by the next snapshot saved
     }
     const bytes = readChecked(response, "snapshot");
     bytes.catch(() => {}); // reported by whoever awaits the bytes
-    return { bytes, dlopened };
+    return { bytes, layout };
   }
 
   /**
@@ -94,14 +101,14 @@ export class RuntimeCache {
 
   /**
    * Store what a first visit made; entries of older builds are deleted. Never throws.
-   * @param {{ snapshot: { bytes: Uint8Array<ArrayBuffer>, dlopened: DlopenHandles } | null, packages: PackageSet | null }} what
+   * @param {{ snapshot: { bytes: Uint8Array<ArrayBuffer>, layout: SnapshotLayout } | null, packages: PackageSet | null }} what
    */
   async save({ snapshot, packages }) {
     try {
       if (packages) await this.cache.put(this.url("packages"), await checkedResponse(encodePackages(packages)));
       if (snapshot) {
-        const dlopened = { [DLOPENED_HEADER]: JSON.stringify(snapshot.dlopened) };
-        await this.cache.put(this.url("snapshot"), await checkedResponse(snapshot.bytes, dlopened));
+        const layout = { [LAYOUT_HEADER]: JSON.stringify(snapshot.layout) };
+        await this.cache.put(this.url("snapshot"), await checkedResponse(snapshot.bytes, layout));
       }
       for (const request of await this.cache.keys()) {
         if (request.url.startsWith(this.prefix) && !request.url.startsWith(this.url(""))) {
@@ -125,8 +132,8 @@ export class RuntimeCache {
 // Each entry carries the sha256 of its bytes, checked on every read (off the main thread,
 // while the runtime starts): a damaged entry is refused, never half-used.
 const DIGEST_HEADER = "x-minimodel-sha256";
-// The snapshot's dlopen handles (see reattachDlopenHandles), as JSON.
-const DLOPENED_HEADER = "x-minimodel-dlopened";
+// The snapshot's SnapshotLayout, as JSON.
+const LAYOUT_HEADER = "x-minimodel-layout";
 
 /**
  * The sha256 of `bytes` in hex (also used by the loader to name a changed wheel).
