@@ -12,6 +12,7 @@
 
 import { openRuntimeCache, refreshRestoredInterpreter, sha256Hex } from "./runtime-cache.js";
 import { checkLibraries, packagesFromWheels, writePackages } from "./packages.js";
+import { unpackPages } from "./sparse-heap.js";
 import {
   internalsUsable,
   loadLibrariesBeforeBoot,
@@ -163,9 +164,10 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
 }
 
 /**
- * The snapshot's bytes, once the cached packages are known to be readable and to give the
- * libraries it was taken over. Checked before loadPyodide restores the heap: a heap
- * restored over libraries at other addresses would be corrupt, not fail cleanly.
+ * The snapshot's stored bytes (its non-zero pages, see sparse-heap.js), once the cached
+ * packages are known to be readable and to give the libraries it was taken over. Checked
+ * before loadPyodide restores the heap: a heap restored over libraries at other addresses
+ * would be corrupt, not fail cleanly.
  * @param {{ bytes: Promise<ArrayBuffer>, layout: SnapshotLayout }} snapshot
  * @param {Promise<PackageSet | null>} cached @param {boolean} preload
  */
@@ -204,15 +206,24 @@ function librariesAtStart({ packages }, preload) {
  */
 async function startInterpreter(loadPyodide, options, packages, snapshot, cache, preload, onRuntimeLoaded) {
   if (snapshot) {
+    // loadPyodide awaits the snapshot before it starts the runtime, and needs only its size
+    // until Python would start: it gets a zeroed buffer of that size at once, and the hook
+    // fills it while the runtime starts, once the bytes are read and checked and the
+    // libraries loaded. If any of that fails, the buffer stays zeroed and Pyodide refuses it
+    // (no snapshot magic number) before restoring anything.
+    const heap = new Uint8Array(snapshot.layout.size);
+    const install = installBeforeBoot(packages, preload, onRuntimeLoaded, async () => {
+      unpackPages(new Uint8Array(await snapshot.bytes), heap);
+    });
     try {
-      const install = installBeforeBoot(packages, preload, onRuntimeLoaded);
-      const pyodide = await loadPyodide({ ...options, fsInit: install.hook, ...snapshotOption(snapshot.bytes) });
+      const pyodide = await loadPyodide({ ...options, fsInit: install.hook, ...snapshotOption(heap) });
       await install.done;
       reattachDlopenHandles(pyodide, snapshot.layout.dlopened);
       refreshRestoredInterpreter(pyodide);
       return { pyodide, restored: true };
     } catch (err) {
-      console.warn(`minimodel: the cached interpreter did not restore (${messageOf(err)}); starting afresh`);
+      const reason = await install.done.then(() => err, (failure) => failure); // the first cause
+      console.warn(`minimodel: the cached interpreter did not restore (${messageOf(reason)}); starting afresh`);
       await cache?.drop("snapshot");
     }
   }
@@ -229,8 +240,9 @@ async function startInterpreter(loadPyodide, options, packages, snapshot, cache,
  * @param {Promise<PackageSet>} packages
  * @param {boolean} preload  load the libraries in LIBRARIES_AT_START
  * @param {() => void} onStart  called when the hook runs (the runtime is compiled by then)
+ * @param {() => Promise<void>} [then]  run last, once the rest has succeeded
  */
-function installBeforeBoot(packages, preload, onStart) {
+function installBeforeBoot(packages, preload, onStart, then = async () => {}) {
   watchModuleSettings();
   /** @type {(value: void) => void} */
   let succeed = () => {};
@@ -249,6 +261,7 @@ function installBeforeBoot(packages, preload, onStart) {
       checkLibraries(set);
       writePackages(FS, sitePackages, set);
       await loadLibrariesBeforeBoot(sitePackages, librariesAtStart(set, preload));
+      await then();
       succeed();
     } catch (err) {
       fail(err);
@@ -266,7 +279,7 @@ function installBeforeBoot(packages, preload, onStart) {
 function takeSnapshot(pyodide, atStart) {
   try {
     const { bytes, dlopened } = makeSnapshot(pyodide);
-    return { bytes, layout: { libraries: atStart.flatMap((pkg) => pkg.dynlibs), dlopened } };
+    return { bytes, layout: { size: bytes.length, libraries: atStart.flatMap((pkg) => pkg.dynlibs), dlopened } };
   } catch (err) {
     console.info(`minimodel: no interpreter snapshot for the next visit (${messageOf(err)})`);
     return null;

@@ -45,8 +45,9 @@ export function internalsUsable(version) {
 }
 
 /**
- * loadPyodide's option to boot from a memory snapshot.
- * @param {Promise<ArrayBuffer> | ArrayBuffer} bytes
+ * loadPyodide's option to boot from a memory snapshot. Pyodide reads only its length before
+ * Python would start (to size the heap), and its bytes right after the fsInit hook.
+ * @param {Uint8Array} bytes
  */
 export function snapshotOption(bytes) {
   return { _loadSnapshot: bytes };

@@ -9,18 +9,21 @@
 // restore is deleted and the page boots the normal way. Nothing here knows about minimodel.
 // The Pyodide internals this needs are in pyodide-adapter.js.
 
+import { packPages } from "./sparse-heap.js";
+
 /** @typedef {import("./packages.js").PackageSet} PackageSet */
 /**
  * What a snapshot restores over besides the heap: the shared libraries loaded before
  * Python started, in order (a different list would place them elsewhere), and the dlopen
  * handles Python holds.
  * @typedef {Object} SnapshotLayout
+ * @property {number} size  the snapshot's bytes
  * @property {string[]} libraries
  * @property {import("./pyodide-adapter.js").DlopenHandles} dlopened
  */
 
 const CACHE_NAME = "minimodel-runtime";
-const FORMAT = 2; // bump when what is stored changes meaning (2: the snapshot holds imported packages)
+const FORMAT = 3; // bump when what is stored changes meaning (3: an imported interpreter, packed)
 const RUNTIME_FILES = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"];
 
 /**
@@ -63,8 +66,9 @@ export class RuntimeCache {
   }
 
   /**
-   * The stored snapshot, or null when there is none (or it is unreadable). Its bytes come
-   * as a promise, read and checked while the runtime starts.
+   * The stored snapshot, or null when there is none (or it is unreadable). Its bytes (the
+   * snapshot's non-zero pages: sparse-heap.js) come as a promise, read and checked while
+   * the runtime starts.
    * @returns {Promise<{ bytes: Promise<ArrayBuffer>, layout: SnapshotLayout } | null>}
    */
   async snapshot() {
@@ -74,6 +78,9 @@ export class RuntimeCache {
     try {
       layout = JSON.parse(response.headers.get(LAYOUT_HEADER) ?? "");
     } catch {
+      layout = null;
+    }
+    if (!Number.isSafeInteger(layout?.size) || layout.size <= 0 || !Array.isArray(layout.libraries) || !Array.isArray(layout.dlopened)) {
       return null; // unreadable: replaced by the next snapshot saved
     }
     const bytes = readChecked(response, "snapshot");
@@ -107,8 +114,9 @@ export class RuntimeCache {
     try {
       if (packages) await this.cache.put(this.url("packages"), await checkedResponse(encodePackages(packages)));
       if (snapshot) {
+        // Stored without its all-zero pages (a third of it), which a restore need not read.
         const layout = { [LAYOUT_HEADER]: JSON.stringify(snapshot.layout) };
-        await this.cache.put(this.url("snapshot"), await checkedResponse(snapshot.bytes, layout));
+        await this.cache.put(this.url("snapshot"), await checkedResponse(packPages(snapshot.bytes), layout));
       }
       for (const request of await this.cache.keys()) {
         if (request.url.startsWith(this.prefix) && !request.url.startsWith(this.url(""))) {

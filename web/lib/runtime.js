@@ -67,9 +67,10 @@ const fatalListeners = new Set();
  * Load Pyodide, numpy and minimodel. Idempotent: later and concurrent calls share one
  * load; each caller's `onProgress` receives the stages from then on.
  *
- * A repeat visit starts faster from this browser's cache of the booted interpreter and of
- * the unpacked packages (Cache Storage, about 35 MB, replaced when the site or the browser
- * changes; see README "Startup cache"). `cache: false` neither reads nor writes it.
+ * A repeat visit starts faster from this browser's cache of the interpreter with numpy and
+ * minimodel imported and of the unpacked packages (Cache Storage, about 43 MB, replaced
+ * when the site or the browser changes; see README "Startup cache"). `cache: false`
+ * neither reads nor writes it.
  * @param {InitOptions} [options]
  * @returns {Promise<RuntimeInfo>}
  */
