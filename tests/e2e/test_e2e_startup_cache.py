@@ -107,6 +107,19 @@ def wait_for_entries(page) -> list[str]:
     raise AssertionError(f"the cache entries were not stored: {urls}")
 
 
+def starts_afresh_then_from_the_replaced_entries(page, warnings: list[str], why: str, urls: list[str]) -> None:
+    """After the cache was spoilt: the next visit starts the normal way and says why (a
+    warning containing `why`), and replaces the entries, so the visit after it restores."""
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=False)
+    assert any(why in w for w in warnings), warnings
+    page.wait_for_timeout(500)
+    wait_for_entries(page)
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=True)
+    assert sorted(page.evaluate(CACHE_URLS)) == urls
+
+
 def test_repeat_visits_restore_from_the_cache_with_the_same_numbers(browser, base_url):
     context, page, watch = open_blank(browser, base_url)
     # An entry left by an older build of the site: the first save must delete it.
@@ -191,15 +204,7 @@ def test_a_damaged_cache_falls_back_and_is_replaced(browser, base_url, damaged):
         }""",
         ["snapshot", "packages"] if damaged == "both" else [damaged],
     )
-    page.reload()
-    check_visit(page.evaluate(VISIT, {}), from_cache=False)
-    assert any("is damaged" in w for w in warnings), warnings
-    # The damaged entries were replaced: the next visit is a cached one again.
-    page.wait_for_timeout(500)
-    wait_for_entries(page)
-    page.reload()
-    check_visit(page.evaluate(VISIT, {}), from_cache=True)
-    assert sorted(page.evaluate(CACHE_URLS)) == urls
+    starts_afresh_then_from_the_replaced_entries(page, warnings, "is damaged", urls)
     watch.assert_clean()
     context.close()
 
@@ -340,13 +345,7 @@ def test_a_snapshot_taken_over_other_libraries_is_not_restored(browser, base_url
     )
     assert [p.split("/")[-1].split(".")[0] for p in layout["libraries"]] == [
         "_multiarray_tests", "_multiarray_umath", "_umath_linalg", "libminimodel_kernels"]
-    page.reload()
-    check_visit(page.evaluate(VISIT, {}), from_cache=False)
-    assert any("the cached interpreter did not restore (it was taken over other libraries" in w for w in warnings), warnings
-    page.wait_for_timeout(500)
-    wait_for_entries(page)
-    page.reload()
-    check_visit(page.evaluate(VISIT, {}), from_cache=True)
-    assert sorted(page.evaluate(CACHE_URLS)) == urls
+    starts_afresh_then_from_the_replaced_entries(
+        page, warnings, "the cached interpreter did not restore (it was taken over other libraries", urls)
     watch.assert_clean()
     context.close()

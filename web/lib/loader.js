@@ -115,7 +115,7 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
         })
       : Promise.resolve(null);
     // Without cached packages, download the wheels while the runtime starts (it is busy
-    // compiling and starting Python, the network is idle) and unpack them.
+    // compiling, the network is idle) and unpack them.
     const packages = cached.then((stored) => stored ?? downloadPackages(baseURL, lock, counter.fetch));
     packages.catch(() => {}); // reported once the loader awaits them
     const options = {
