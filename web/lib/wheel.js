@@ -24,6 +24,9 @@ const DEFLATED = 8;
  * @returns {Promise<WheelFile[]>}
  */
 export async function unzip(bytes, name) {
+  if (typeof DecompressionStream !== "function") {
+    throw new Error(`cannot unpack ${name}: this browser has no DecompressionStream (Chrome 80, Firefox 113 and Safari 16.4 have it)`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = (/** @type {string} */ problem) => new Error(`${name} is not a readable zip archive: ${problem}`);
   const end = findEndOfCentralDirectory(view);
