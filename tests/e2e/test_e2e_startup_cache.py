@@ -349,3 +349,26 @@ def test_a_snapshot_taken_over_other_libraries_is_not_restored(browser, base_url
         page, warnings, "the cached interpreter did not restore (it was taken over other libraries", urls)
     watch.assert_clean()
     context.close()
+
+
+def test_a_runtime_that_fails_before_python_starts_is_an_error_not_a_hang(browser, base_url):
+    """With a cache to restore, the runtime's script missing (a broken deployment) fails
+    loadPyodide before the hook that installs the packages has run: init() still rejects
+    with the cause, every way of starting having been tried."""
+    context, page, watch = open_blank(browser, base_url)
+    page.evaluate(VISIT, {})
+    wait_for_entries(page)
+    page.reload()
+    page.route("**/lib/pyodide.asm.js", lambda route: route.fulfill(status=404, body="gone"))
+    started = time.monotonic()
+    error = page.evaluate(
+        """async () => {
+          const mm = await import('./lib/minimodel.js');
+          const hang = new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 45 s')), 45000));
+          try { await Promise.race([mm.init(), hang]); return null; } catch (e) { return e.constructor.name + ': ' + e.message; }
+        }"""
+    )
+    assert time.monotonic() - started < 60
+    assert error is not None and "pyodide.asm.js" in error, error
+    watch.take_console_errors()
+    context.close()

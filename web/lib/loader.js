@@ -222,7 +222,7 @@ async function startInterpreter(loadPyodide, options, packages, snapshot, cache,
       refreshRestoredInterpreter(pyodide);
       return { pyodide, restored: true };
     } catch (err) {
-      const reason = await install.done.then(() => err, (failure) => failure); // the first cause
+      const reason = install.failure() ?? err; // the first cause (the hook may not have run)
       console.warn(`minimodel: the cached interpreter did not restore (${messageOf(reason)}); starting afresh`);
       await cache?.drop("snapshot");
     }
@@ -235,8 +235,9 @@ async function startInterpreter(loadPyodide, options, packages, snapshot, cache,
 
 /**
  * loadPyodide's fsInit hook, which writes the packages' files and loads their shared
- * libraries before Python starts, and a promise of its outcome (Pyodide does not report an
- * error thrown in the hook: the boot would go on without the packages).
+ * libraries before Python starts, a promise of its outcome (Pyodide does not report an
+ * error thrown in the hook: the boot would go on without the packages), settled once the
+ * hook has run, and its error so far.
  * @param {Promise<PackageSet>} packages
  * @param {boolean} preload  load the libraries in LIBRARIES_AT_START
  * @param {() => void} onStart  called when the hook runs (the runtime is compiled by then)
@@ -254,6 +255,8 @@ function installBeforeBoot(packages, preload, onStart, then = async () => {}) {
     fail = reject;
   });
   done.catch(() => {}); // awaited after loadPyodide
+  /** @type {unknown} */
+  let failure;
   const hook = async (/** @type {any} */ FS, /** @type {{ sitePackages: string }} */ { sitePackages }) => {
     try {
       onStart();
@@ -264,10 +267,11 @@ function installBeforeBoot(packages, preload, onStart, then = async () => {}) {
       await then();
       succeed();
     } catch (err) {
+      failure = err;
       fail(err);
     }
   };
-  return { hook, done };
+  return { hook, done, failure: () => failure };
 }
 
 /**
