@@ -337,8 +337,12 @@ def test_a_snapshot_taken_over_other_libraries_is_not_restored(browser, base_url
           const request = (await cache.keys()).find((r) => r.url.endsWith('/snapshot'));
           const response = await cache.match(request);
           const layout = JSON.parse(response.headers.get('x-minimodel-layout'));
+          // As another build would store it: a consistent layout (with its own sha256).
+          const text = JSON.stringify({ ...layout, libraries: [...layout.libraries].reverse() });
+          const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
           const headers = new Headers(response.headers);
-          headers.set('x-minimodel-layout', JSON.stringify({ ...layout, libraries: [...layout.libraries].reverse() }));
+          headers.set('x-minimodel-layout', text);
+          headers.set('x-minimodel-layout-sha256', Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''));
           await cache.put(request, new Response(await response.arrayBuffer(), { headers }));
           return layout;
         }"""
@@ -371,4 +375,30 @@ def test_a_runtime_that_fails_before_python_starts_is_an_error_not_a_hang(browse
     assert time.monotonic() - started < 60
     assert error is not None and "pyodide.asm.js" in error, error
     watch.take_console_errors()
+    context.close()
+
+
+def test_a_damaged_snapshot_layout_is_refused_and_replaced(browser, base_url):
+    """The layout stored with the snapshot (its libraries, its dlopen handles) is checked by
+    its own sha256: one handle changed in it (a wrong handle would reach the wrong library
+    later) makes the page start the normal way and replace the snapshot."""
+    context, page, watch = open_blank(browser, base_url)
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.evaluate(VISIT, {})
+    urls = wait_for_entries(page)
+    page.evaluate(
+        """async () => {
+          const cache = await caches.open('minimodel-runtime');
+          const request = (await cache.keys()).find((r) => r.url.endsWith('/snapshot'));
+          const response = await cache.match(request);
+          const layout = JSON.parse(response.headers.get('x-minimodel-layout'));
+          layout.dlopened[0][0] += 8;
+          const headers = new Headers(response.headers);
+          headers.set('x-minimodel-layout', JSON.stringify(layout));
+          await cache.put(request, new Response(await response.arrayBuffer(), { headers }));
+        }"""
+    )
+    starts_afresh_then_from_the_replaced_entries(page, warnings, "the cached snapshot is damaged (its layout", urls)
+    watch.assert_clean()
     context.close()

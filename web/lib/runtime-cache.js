@@ -66,22 +66,26 @@ export class RuntimeCache {
   }
 
   /**
-   * The stored snapshot, or null when there is none (or it is unreadable). Its bytes (the
-   * snapshot's non-zero pages: sparse-heap.js) come as a promise, read and checked while
-   * the runtime starts.
+   * The stored snapshot, or null when there is none or its layout is damaged (a warning
+   * says so; the next snapshot saved replaces it). Its bytes (the snapshot's non-zero
+   * pages: sparse-heap.js) come as a promise, read and checked while the runtime starts.
    * @returns {Promise<{ bytes: Promise<ArrayBuffer>, layout: SnapshotLayout } | null>}
    */
   async snapshot() {
     const response = await this.cache.match(this.url("snapshot")).catch(() => undefined);
     if (!response) return null;
-    let layout;
-    try {
-      layout = JSON.parse(response.headers.get(LAYOUT_HEADER) ?? "");
-    } catch {
-      layout = null;
+    const text = response.headers.get(LAYOUT_HEADER) ?? "";
+    let layout = null;
+    if ((await sha256Hex(new TextEncoder().encode(text))) === response.headers.get(LAYOUT_DIGEST_HEADER)) {
+      try {
+        layout = JSON.parse(text);
+      } catch {
+        // refused below
+      }
     }
     if (!Number.isSafeInteger(layout?.size) || layout.size <= 0 || !Array.isArray(layout.libraries) || !Array.isArray(layout.dlopened)) {
-      return null; // unreadable: replaced by the next snapshot saved
+      console.warn("minimodel: the cached snapshot is damaged (its layout does not match the sha256 stored with it); starting afresh");
+      return null;
     }
     const bytes = readChecked(response, "snapshot");
     bytes.catch(() => {}); // reported by whoever awaits the bytes
@@ -115,7 +119,8 @@ export class RuntimeCache {
       if (packages) await this.cache.put(this.url("packages"), await checkedResponse(encodePackages(packages)));
       if (snapshot) {
         // Stored without its all-zero pages (a third of it), which a restore need not read.
-        const layout = { [LAYOUT_HEADER]: JSON.stringify(snapshot.layout) };
+        const text = JSON.stringify(snapshot.layout);
+        const layout = { [LAYOUT_HEADER]: text, [LAYOUT_DIGEST_HEADER]: await sha256Hex(new TextEncoder().encode(text)) };
         await this.cache.put(this.url("snapshot"), await checkedResponse(packPages(snapshot.bytes), layout));
       }
       for (const request of await this.cache.keys()) {
@@ -140,8 +145,10 @@ export class RuntimeCache {
 // Each entry carries the sha256 of its bytes, checked on every read (off the main thread,
 // while the runtime starts): a damaged entry is refused, never half-used.
 const DIGEST_HEADER = "x-minimodel-sha256";
-// The snapshot's SnapshotLayout, as JSON.
+// The snapshot's SnapshotLayout, as JSON, and that text's own sha256 (the body's does not
+// cover it).
 const LAYOUT_HEADER = "x-minimodel-layout";
+const LAYOUT_DIGEST_HEADER = "x-minimodel-layout-sha256";
 
 /**
  * The sha256 of `bytes` in hex (also used by the loader to name a changed wheel).
