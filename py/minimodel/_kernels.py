@@ -200,6 +200,10 @@ class Kernels:
         self.scores_bf16 = Kernel(lib, "mm_scores_bf16", None, [
             _Pointer("rows", _U16, False, lambda n, dim: n * dim), _f32("qp", lambda n, dim: dim),
             _f32("scores", lambda n, dim: n, writes=True), "n", "dim"])
+        self.check_halves = Kernel(lib, "mm_check_halves", ctypes.c_int, [
+            _Pointer("halves", _U16, False, lambda n: n), "n"])
+        self.widen_halves = Kernel(lib, "mm_widen_halves", ctypes.c_int, [
+            _Pointer("halves", _U16, False, lambda n: n), _f32("out", lambda n: n, writes=True), "n"])
         self.topk = Kernel(lib, "mm_topk", None, [
             _f32("scores", lambda n, k: n), "n", "k",
             _Pointer("out_index", _I32, True, lambda n, k: k), _f32("out_score", lambda n, k: k, writes=True)])

@@ -26,7 +26,7 @@ from ._kernels import Pinned
 from ._exact import rounded_matmul
 from .layers import Linear
 from .tokenizer import WordPieceTokenizer
-from .weights import WeightsFileError, read_safetensors
+from .weights import WeightsFileError, read_safetensors, widen
 
 #: Tokens per bucket (padded batch): bounds the activations' memory (3 x 384 floats of
 #: the attention input, 1536 of the intermediate layer, per token: ~10 MB at 1024 tokens).
@@ -127,11 +127,14 @@ class BertEncoder:
 
     def __init__(self, config: BertConfig, tensors: dict[str, np.ndarray]) -> None:
         t = _check_tensors(tensors, config)
-        f32 = lambda name: np.ascontiguousarray(t[name], dtype=np.float32)  # noqa: E731
+        f32 = lambda name: widen(t[name])  # noqa: E731
         # LayerNorm's weights pinned (their addresses taken once; see _kernels.Pinned).
         norm = lambda name: (Pinned(f32(name + ".weight")), Pinned(f32(name + ".bias")))  # noqa: E731
         self.config = config
-        self.word = f32("embeddings.word_embeddings.weight")
+        # The word table (23 MB as float16, 47 MB as float32) stays float16 when the file
+        # has it so: only the rows of a call's tokens are widened (exactly) to float32.
+        word = t["embeddings.word_embeddings.weight"]
+        self.word = np.ascontiguousarray(word, dtype=np.float16 if word.dtype == np.float16 else np.float32)
         # Positions and the token type 0 (single texts) folded together once.
         self.position = f32("embeddings.position_embeddings.weight") + f32("embeddings.token_type_embeddings.weight")[0]
         self.embedding_norm = norm("embeddings.LayerNorm")
@@ -158,7 +161,7 @@ class BertEncoder:
         batch, width = ids.shape
         rows = batch * width
         kernels = _kernels.active()
-        hidden = self.word[ids.reshape(-1)]
+        hidden = self.word[ids.reshape(-1)].astype(np.float32, copy=False)  # a new array either way
         hidden += np.tile(self.position[:width], (batch, 1))
         # The 43 kernel calls below use these buffers, pinned once: with plain arrays the
         # calls' checks took about 3 ms of a 10-token query's 14 in Pyodide (see Pinned).
@@ -275,7 +278,7 @@ class TextEmbedder:
         if tok.vocab_size > bert.vocab:
             raise ModelFileError(f"tokenizer.json has {tok.vocab_size} tokens; the model's vocab_size is {bert.vocab}")
         try:
-            encoder = BertEncoder(bert, read_safetensors(_bytes(weights, "model.safetensors"), integers=True))
+            encoder = BertEncoder(bert, read_safetensors(_bytes(weights, "model.safetensors"), integers=True, half=True))
         except WeightsFileError as err:
             raise ModelFileError(f"model.safetensors: {err}") from None
         return cls(bert, tok, encoder)

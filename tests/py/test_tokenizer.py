@@ -427,6 +427,11 @@ def _with(config, path: str, value):
     ("post_processor.single", [], r"post_processor.single must be \[SpecialToken, Sequence A, SpecialToken\]"),
     ("added_tokens.0.id", "0", r"added_tokens\[0\].id must be int"),
     ("added_tokens", {}, "added_tokens must be a list"),
+    ("model.vocab.hello", True, r"model.vocab\['hello'\] must be an id >= 0, not bool True"),
+    ("model.vocab.hello", -1, r"model.vocab\['hello'\] must be an id >= 0, not int -1"),
+    ("model.vocab.hello", 2.0, r"model.vocab\['hello'\] must be an id >= 0, not float 2.0"),
+    ("model.vocab.hello", "7", r"model.vocab\['hello'\] must be an id >= 0, not str"),
+    ("model.vocab.hello", None, r"model.vocab\['hello'\] must be an id >= 0, not NoneType"),
 ])
 def test_other_tokenizer_json_contents_are_refused(config, path, value, message):
     with pytest.raises(ValueError, match=message):
