@@ -132,9 +132,10 @@ class BertEncoder:
         norm = lambda name: (Pinned(f32(name + ".weight")), Pinned(f32(name + ".bias")))  # noqa: E731
         self.config = config
         # The word table (23 MB as float16, 47 MB as float32) stays float16 when the file
-        # has it so: only the rows of a call's tokens are widened (exactly) to float32.
+        # has it so (copied out of the file's bytes): only the rows of a call's tokens are
+        # widened (exactly) to float32.
         word = t["embeddings.word_embeddings.weight"]
-        self.word = np.ascontiguousarray(word, dtype=np.float16 if word.dtype == np.float16 else np.float32)
+        self.word = word.copy() if word.dtype == np.float16 else widen(word)
         # Positions and the token type 0 (single texts) folded together once.
         self.position = f32("embeddings.position_embeddings.weight") + f32("embeddings.token_type_embeddings.weight")[0]
         self.embedding_norm = norm("embeddings.LayerNorm")

@@ -53,15 +53,14 @@ def _as_bytes(data: Any) -> memoryview:
 
 def _half_tensor(name: str, raw: np.ndarray, keep: bool) -> np.ndarray:
     """A float16 tensor, checked finite, as float32 or, with ``keep``, as float16 (every
-    half is exactly a float32: the caller widens it with ``widen`` when it uses it, and
-    holds half the bytes meanwhile)."""
+    half is exactly a float32: the caller widens what it uses with ``widen``). Kept halves
+    may be a view into the file's bytes (no copy: a caller that widens every tensor but
+    one never holds the file twice); the caller copies what it keeps."""
     halves = raw if raw.flags.aligned else raw.copy()  # the file may place a tensor at an odd byte
     bad = _first_non_finite_half(halves)
     if bad is not None:
         raise WeightsFileError(f"tensor {name!r}: value {bad} is not a finite number")
-    if keep:
-        return halves.copy() if halves is raw else halves  # its own memory, not the file's
-    return widen(halves)
+    return halves if keep else widen(halves)
 
 
 def _first_non_finite_half(halves: np.ndarray) -> int | None:
@@ -109,7 +108,8 @@ def _to_float32(name: str, raw: np.ndarray, dtype: str) -> np.ndarray:
 def read_safetensors(data: Any, integers: bool = False, half: bool = False) -> dict[str, np.ndarray]:
     """All tensors of a ``.safetensors`` file as float32 arrays, checked strictly.
     ``integers``: also accept integer tensors (returned as they are). ``half``: float16
-    tensors are returned as float16 (exact values, half the memory), not widened.
+    tensors are returned as float16 (exact values), not widened, possibly as views into
+    ``data``: copy those you keep.
 
     >>> read_safetensors(b"x")
     Traceback (most recent call last):

@@ -118,6 +118,7 @@ def test_the_float16_word_table_gives_the_vectors_of_its_float32_copy_bit_for_bi
     of a call's tokens are widened, exactly, so the vectors are those of the same table
     widened in advance."""
     half = TextEmbedder.from_pretrained(MODEL)
+    assert half.encoder.word.flags.owndata  # a copy: it does not hold the file's 45 MB alive
     wide = TextEmbedder.from_pretrained(MODEL)
     wide.encoder.word = wide.encoder.word.astype(np.float32)
     texts = golden[0][:40]
