@@ -5,6 +5,8 @@ worker; the fallback when relaxed SIMD is missing."""
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -94,6 +96,36 @@ def test_each_build_matches_float64_references(page, build):
     a, b = f(x[0]), f(x[1])
     assert got["cos"] == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b), abs=1e-12)
     assert got["self"] == 1
+
+
+@pytest.mark.parametrize("build", ["relaxed-simd", "simd128"])
+def test_each_build_widens_every_float16_exactly_and_finds_the_first_non_finite(page, build):
+    """The text model's float16 weights are checked and widened by the kernels (in the
+    browser, always): every one of the 63,488 finite half patterns against numpy's astype
+    in CPython, bit for bit, and the first inf/NaN found by its index."""
+    got = page.evaluate(
+        """async (build) => {
+          await mm.init({ kernels: build });
+          return JSON.parse(mm.getPyodide().runPython(`
+import base64, json, numpy as np
+from minimodel import _kernels
+k = _kernels.active()
+bits = np.arange(65536, dtype=np.uint16)
+finite = np.ascontiguousarray(bits[(bits & 0x7C00) != 0x7C00][::-1])  # the tail and every lane see every kind
+out = np.empty(finite.size, np.float32)
+code = k.widen_halves(finite, out, finite.size)
+json.dumps({"build": _kernels.build(), "code": code, "out": base64.b64encode(out.tobytes()).decode(),
+            "first": k.check_halves(bits, bits.size), "tail": k.check_halves(bits[-5:], 5)})
+`));
+        }""",
+        build,
+    )
+    assert got["build"] == build and got["code"] == -1
+    bits = np.arange(65536, dtype=np.uint16)
+    finite = bits[(bits & 0x7C00) != 0x7C00][::-1]
+    expected = finite.view(np.float16).astype(np.float32)
+    assert np.array_equal(np.frombuffer(base64.b64decode(got["out"]), np.uint32), expected.view(np.uint32))
+    assert got["first"] == 0x7C00 and got["tail"] == 0  # 0xFFFB, a NaN, is the first of the last five
 
 
 def test_the_worker_runs_the_build_the_page_chose(page):
