@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _kernels
 from ._exact import rounded_matmul
+from .weights import widen
 from ._checks import (
     as_batch,
     as_matrix,
@@ -24,9 +25,11 @@ DEFAULT_WEIGHT = 0.01
 
 
 class Linear:
-    """``y = x @ weights.T + bias`` (optionally ReLU) for float32 weights ``(out, in)``.
+    """``y = x @ weights.T + bias`` (optionally ReLU) for float32 weights ``(out, in)``, or
+    float16 ones (finite: the text encoder keeps its file's float16 weights so, at half the
+    memory; each is exactly a float32, so the results are those of the widened weights).
 
-    Computed by the compiled kernel when one is loaded (with a packed copy of the
+    Computed by the compiled kernel when one is loaded (with a packed float32 copy of the
     weights, made once), else by numpy. Inputs must already be validated.
 
     >>> layer = Linear(np.eye(2, dtype=np.float32), np.ones(2, np.float32))
@@ -34,13 +37,23 @@ class Linear:
     array([2., 0.], dtype=float32)
     """
 
-    __slots__ = ("weights", "bias", "_operands", "_operands_for")
+    __slots__ = ("weights", "bias", "_operands", "_operands_for", "_widened")
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray) -> None:
         self.weights = weights
         self.bias = bias
         self._operands: tuple[_kernels.Pinned, _kernels.Pinned] | None = None
         self._operands_for: _kernels.Kernels | None = None
+        self._widened: np.ndarray | None = None
+
+    def float32_weights(self) -> np.ndarray:
+        """The weights as float32, for numpy's path: float16 ones widened once, then kept
+        (the kernels' path never needs them: it packs a widened copy and drops it)."""
+        if self.weights.dtype == np.float32:
+            return self.weights
+        if self._widened is None:
+            self._widened = widen(self.weights)
+        return self._widened
 
     @property
     def in_features(self) -> int:
@@ -56,7 +69,7 @@ class Linear:
         if self._operands_for is not kernels:
             n, k = self.weights.shape
             packed = np.empty(kernels.packed_size(k, n), dtype=np.float32)
-            kernels.pack(self.weights, packed, k, n)
+            kernels.pack(widen(self.weights), packed, k, n)
             self._operands = (_kernels.Pinned(packed), _kernels.Pinned(np.ascontiguousarray(self.bias)))
             self._operands_for = kernels
         return self._operands  # type: ignore[return-value]
@@ -70,7 +83,7 @@ class Linear:
         """
         kernels = _kernels.active()
         if kernels is None:
-            rounded_matmul(x, self.weights, self.bias, out)
+            rounded_matmul(x, self.float32_weights(), self.bias, out)
             if relu:
                 overflowed = ~np.isfinite(out)
                 if overflowed.any():

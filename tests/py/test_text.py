@@ -109,6 +109,9 @@ def test_the_original_float32_weights_load_too(backend, genuine_minilm):
     full = TextEmbedder.from_pretrained(genuine_minilm)
     half = TextEmbedder.from_pretrained(MODEL)
     assert full.encoder.word.dtype == np.float32 and half.encoder.word.dtype == np.float16
+    kinds = ("qkv", "out", "up", "down")
+    assert {layer[n].weights.dtype for layer in full.encoder.layers for n in kinds} == {np.dtype(np.float32)}
+    assert {layer[n].weights.dtype for layer in half.encoder.layers for n in kinds} == {np.dtype(np.float16)}
     cosines = (full.embed(PUBLISHED) * half.embed(PUBLISHED)).sum(axis=1)
     assert cosines.min() >= 0.99999
 
