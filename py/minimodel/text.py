@@ -128,18 +128,15 @@ class BertEncoder:
     def __init__(self, config: BertConfig, tensors: dict[str, np.ndarray]) -> None:
         t = _check_tensors(tensors, config)
         f32 = lambda name: widen(t[name])  # noqa: E731
-        # The layers' weights stay float16 when the file has them so (copied out of the
-        # file's bytes): the kernels pack a float32 copy of each (see Linear), so a loaded
-        # model holds 21 MB of them, not 42 MB beside the packed copies.
+        # The big tables stay float16 when the file has them so (copied out of the file's
+        # bytes): the word table (23 MB, not 47: only the rows of a call's tokens are
+        # widened, exactly) and the layers' weights (the kernels pack a float32 copy of
+        # each, see Linear: 21 MB of them beside the packed copies, not 42).
         own = lambda name: t[name].copy() if t[name].dtype == np.float16 else widen(t[name])  # noqa: E731
         # LayerNorm's weights pinned (their addresses taken once; see _kernels.Pinned).
         norm = lambda name: (Pinned(f32(name + ".weight")), Pinned(f32(name + ".bias")))  # noqa: E731
         self.config = config
-        # The word table (23 MB as float16, 47 MB as float32) stays float16 when the file
-        # has it so (copied out of the file's bytes): only the rows of a call's tokens are
-        # widened (exactly) to float32.
-        word = t["embeddings.word_embeddings.weight"]
-        self.word = word.copy() if word.dtype == np.float16 else widen(word)
+        self.word = own("embeddings.word_embeddings.weight")
         # Positions and the token type 0 (single texts) folded together once.
         self.position = f32("embeddings.position_embeddings.weight") + f32("embeddings.token_type_embeddings.weight")[0]
         self.embedding_norm = norm("embeddings.LayerNorm")

@@ -79,11 +79,9 @@ def _first_non_finite_half(halves: np.ndarray) -> int | None:
 def widen(array: np.ndarray) -> np.ndarray:
     """A C-contiguous float32 copy (or the array itself when it is one already) of a
     float32 or finite float16 array: the same values exactly."""
-    if array.dtype != np.float16:
-        return np.ascontiguousarray(array, dtype=np.float32)
     kernels = _kernels.active()
-    if kernels is None:
-        return array.astype(np.float32)
+    if array.dtype != np.float16 or kernels is None:
+        return np.ascontiguousarray(array, dtype=np.float32)
     halves = np.ascontiguousarray(array).reshape(-1).view(np.uint16)
     out = np.empty(array.shape, np.float32)
     if kernels.widen_halves(halves, out.reshape(-1), halves.size) >= 0:
