@@ -279,6 +279,10 @@ class TextEmbedder:
             raise ModelFileError(message if message.startswith("tokenizer.json") else f"tokenizer.json: {message}") from None
         if tok.vocab_size > bert.vocab:
             raise ModelFileError(f"tokenizer.json has {tok.vocab_size} tokens; the model's vocab_size is {bert.vocab}")
+        if tok.largest_id >= bert.vocab:
+            raise ModelFileError(
+                f"tokenizer.json gives token id {tok.largest_id}; the model's vocab_size is {bert.vocab} (ids 0 to {bert.vocab - 1})"
+            )
         try:
             encoder = BertEncoder(bert, read_safetensors(_bytes(weights, "model.safetensors"), integers=True, half=True))
         except WeightsFileError as err:

@@ -473,6 +473,7 @@ class WordPieceTokenizer:
             raise ValueError("tokenizer.json: no [PAD] token in added_tokens or model.vocab")
         self._pad_id = pad_id
         self._vocab_size = len(set(vocab) | set(self._added_ids))
+        self._largest_id = max([*vocab.values(), *self._added_ids.values(), self._cls_id, self._sep_id, pad_id])
 
         if max_length is not None and max_length < 2:
             raise ValueError(
@@ -513,6 +514,11 @@ class WordPieceTokenizer:
     @property
     def pad_id(self) -> int:
         return self._pad_id
+
+    @property
+    def largest_id(self) -> int:
+        """The largest token id this tokenizer can give (a model needs a row for each)."""
+        return self._largest_id
 
     @property
     def cls_id(self) -> int:

@@ -81,8 +81,8 @@ def widen(array: np.ndarray) -> np.ndarray:
     float32 or finite float16 array: the same values exactly."""
     kernels = _kernels.active()
     if array.dtype != np.float16 or kernels is None:
-        return np.ascontiguousarray(array, dtype=np.float32)
-    halves = np.ascontiguousarray(array).reshape(-1).view(np.uint16)
+        return np.require(array, np.float32, ["C"])  # (ascontiguousarray would make a 0-d array 1-d)
+    halves = np.require(array, requirements=["C", "A"]).reshape(-1).view(np.uint16)  # aligned for the kernel
     out = np.empty(array.shape, np.float32)
     if kernels.widen_halves(halves, out.reshape(-1), halves.size) >= 0:
         raise ValueError("internal: widen() takes finite halves only")

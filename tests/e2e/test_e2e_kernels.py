@@ -115,7 +115,7 @@ finite = np.ascontiguousarray(bits[(bits & 0x7C00) != 0x7C00][::-1])  # the tail
 out = np.empty(finite.size, np.float32)
 code = k.widen_halves(finite, out, finite.size)
 json.dumps({"build": _kernels.build(), "code": code, "out": base64.b64encode(out.tobytes()).decode(),
-            "first": k.check_halves(bits, bits.size), "tail": k.check_halves(bits[-5:], 5)})
+            "first": [k.check_halves(bits[s:], bits.size - s) for s in range(4)], "tail": k.check_halves(bits[-5:], 5)})
 `));
         }""",
         build,
@@ -125,7 +125,8 @@ json.dumps({"build": _kernels.build(), "code": code, "out": base64.b64encode(out
     finite = bits[(bits & 0x7C00) != 0x7C00][::-1]
     expected = finite.view(np.float16).astype(np.float32)
     assert np.array_equal(np.frombuffer(base64.b64decode(got["out"]), np.uint32), expected.view(np.uint32))
-    assert got["first"] == 0x7C00 and got["tail"] == 0  # 0xFFFB, a NaN, is the first of the last five
+    assert got["first"] == [0x7C00 - s for s in range(4)]  # +inf met in each of the 4 lanes
+    assert got["tail"] == 0  # 0xFFFB, a NaN, is the first of the last five
 
 
 def test_the_worker_runs_the_build_the_page_chose(page):

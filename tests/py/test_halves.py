@@ -53,14 +53,32 @@ def test_the_first_non_finite_half_is_found_wherever_it_is(kernels, position, bi
     assert kernels.widen_halves(halves, np.empty(10_000, np.float32), 10_000) == position
 
 
-@pytest.mark.parametrize("shape", [(3,), (5, 7), (384, 384)])
-def test_widen_gives_the_same_float32_with_and_without_kernels(backend, shape):
+def python_widened(halves: np.ndarray) -> np.ndarray:
+    """float32 values of halves by Python's own IEEE half decoding (struct's "e"), not numpy's."""
+    data = halves.astype("<f2").tobytes()
+    return np.array(struct.unpack(f"<{halves.size}e", data), np.float64).astype(np.float32).reshape(halves.shape)
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (5, 7), (384, 384)])
+def test_widen_gives_python_s_float32_with_and_without_kernels(backend, shape):
     halves = np.random.default_rng(1).choice(FINITE, shape).view(np.float16)
     out = widen(halves)
     assert out.dtype == np.float32 and out.shape == shape and out.flags.c_contiguous
-    assert np.array_equal(out.view(np.uint32), halves.astype(np.float32).view(np.uint32))
+    assert np.array_equal(out.view(np.uint32), python_widened(halves).view(np.uint32))
     same = np.ones(shape, np.float32)
     assert widen(same) is same  # float32 already: no copy
+
+
+def test_widen_takes_unaligned_and_strided_halves(backend):
+    raw = np.zeros(2 * 101 + 1, np.uint8)
+    halves = np.random.default_rng(3).choice(FINITE, 101)
+    # halves at an odd address (a memoryview slice: numpy will not view it as uint16 in place)
+    unaligned = np.frombuffer(memoryview(raw)[1:], dtype=np.float16)
+    unaligned.view(np.uint8)[:] = halves.view(np.uint8)
+    assert not unaligned.flags.aligned
+    assert np.array_equal(widen(unaligned).view(np.uint32), python_widened(halves.view(np.float16)).view(np.uint32))
+    strided = halves.view(np.float16)[::3]
+    assert np.array_equal(widen(strided).view(np.uint32), python_widened(strided).view(np.uint32))
 
 
 def half_file(tensors: dict[str, np.ndarray], pad: int = 0) -> bytes:

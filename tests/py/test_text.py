@@ -82,6 +82,13 @@ def model_files(dist):
     return {name: (MODEL / name).read_bytes() for name in ("config.json", "tokenizer.json", "model.safetensors")}
 
 
+def _with_vocab_entry(tokenizer: bytes, token: str, token_id: int) -> bytes:
+    """tokenizer.json with model.vocab[token] = token_id."""
+    data = json.loads(tokenizer)
+    data["model"]["vocab"][token] = token_id
+    return json.dumps(data).encode()
+
+
 def test_broken_model_files_are_refused_with_the_file_named(model_files):
     config, tokenizer, weights = model_files["config.json"], model_files["tokenizer.json"], model_files["model.safetensors"]
     tensors = read_safetensors(weights)
@@ -97,6 +104,10 @@ def test_broken_model_files_are_refused_with_the_file_named(model_files):
         ((config, tokenizer, weights[: len(weights) // 2]), "lie outside"),
         ((config, tokenizer, struct.pack("<Q", 2**40) + b"{}"), "at most 104,857,600 are accepted"),
         ((config, b"[]", weights), "tokenizer.json"),
+        ((json.dumps({**json.loads(config), "vocab_size": 30000}).encode(), tokenizer, weights),
+         "tokenizer.json has 30522 tokens; the model's vocab_size is 30000"),
+        ((config, _with_vocab_entry(tokenizer, "[unused0]", 40000), weights),
+         r"tokenizer.json gives token id 40000; the model's vocab_size is 30522 \(ids 0 to 30521\)"),
     ]
     for files, message in cases:
         with pytest.raises((WeightsFileError, ValueError), match=message):
@@ -116,14 +127,19 @@ def test_the_original_float32_weights_load_too(backend, genuine_minilm):
     assert cosines.min() >= 0.99999
 
 
-def test_the_float16_word_table_gives_the_vectors_of_its_float32_copy_bit_for_bit(golden):
-    """The shipped file's word table stays float16 in memory (23 MB, not 47); only the rows
-    of a call's tokens are widened, exactly, so the vectors are those of the same table
-    widened in advance."""
+def test_the_kept_float16_tables_give_the_vectors_of_the_widened_file_bit_for_bit(golden, model_files):
+    """The shipped file's word table and layer weights stay float16 in memory (23 and 21 MB,
+    not 47 and 42); they are widened exactly where they are used, so the vectors are those
+    of an encoder built from the whole file widened to float32 in advance."""
+    from minimodel.text import BertConfig, BertEncoder
+
     half = TextEmbedder.from_pretrained(MODEL)
     assert half.encoder.word.flags.owndata  # a copy: it does not hold the file's 45 MB alive
-    wide = TextEmbedder.from_pretrained(MODEL)
-    wide.encoder.word = wide.encoder.word.astype(np.float32)
+    widened = read_safetensors(model_files["model.safetensors"], integers=True)  # half=False: every tensor float32
+    assert {t.dtype for t in widened.values()} == {np.dtype(np.float32)}
+    wide_encoder = BertEncoder(BertConfig(json.loads(model_files["config.json"])), widened)
+    assert wide_encoder.word.dtype == np.float32 and wide_encoder.layers[0]["up"].weights.dtype == np.float32
+    wide = TextEmbedder(half.config, half.tokenizer, wide_encoder)
     texts = golden[0][:40]
     assert np.array_equal(half.embed(texts).view(np.uint32), wide.embed(texts).view(np.uint32))
 
