@@ -473,7 +473,7 @@ class WordPieceTokenizer:
             raise ValueError("tokenizer.json: no [PAD] token in added_tokens or model.vocab")
         self._pad_id = pad_id
         self._vocab_size = len(set(vocab) | set(self._added_ids))
-        self._largest_id = max([*vocab.values(), *self._added_ids.values(), self._cls_id, self._sep_id, pad_id])
+        self._largest_id = max(max(vocab.values()), max(self._added_ids.values(), default=0), self._cls_id, self._sep_id)
 
         if max_length is not None and max_length < 2:
             raise ValueError(

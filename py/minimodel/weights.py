@@ -199,7 +199,10 @@ def read_npz(data: Any) -> dict[str, np.ndarray]:
                 raise WeightsFileError(f"tensor {name!r}: dtype {array.dtype} is not a floating-point type")
             if array.size > MAX_PARAMETERS:
                 raise WeightsFileError(f"tensor {name!r}: {array.size:,} values; at most {MAX_PARAMETERS:,} are accepted")
-            tensors[name] = _to_float32(name, array, "F64" if array.dtype.itemsize == 8 else "F32")
+            if array.dtype.itemsize == 2:  # float16: checked and widened as a safetensors F16 tensor
+                tensors[name] = _half_tensor(name, np.asarray(array, dtype="<f2"), keep=False)
+            else:
+                tensors[name] = _to_float32(name, array, "F64" if array.dtype.itemsize == 8 else "F32")
     return tensors
 
 

@@ -5,6 +5,7 @@ vectors whichever backend reads it, and the word table stays float16)."""
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 
@@ -115,3 +116,20 @@ def test_a_non_finite_half_is_refused_by_its_index(backend, half, bits):
     value.view(np.uint16)[[17, 30]] = bits
     with pytest.raises(WeightsFileError, match=r"tensor 'w': value 17 is not a finite number"):
         read_safetensors(half_file({"w": value}, pad=1), half=half)
+
+
+@pytest.mark.parametrize("order", ["<f2", ">f2"])
+def test_npz_float16_is_checked_and_widened_like_safetensors_f16(backend, order):
+    from minimodel.weights import read_npz
+
+    halves = np.random.default_rng(4).choice(FINITE, (7, 3)).view(np.float16)
+    buffer = io.BytesIO()
+    np.savez(buffer, w=halves.astype(order))
+    got = read_npz(buffer.getvalue())["w"]
+    assert got.dtype == np.float32 and np.array_equal(got.view(np.uint32), python_widened(halves).view(np.uint32))
+    bad = halves.copy()
+    bad.view(np.uint16)[2, 1] = 0xFC00  # -inf, flat index 7
+    buffer = io.BytesIO()
+    np.savez(buffer, w=bad.astype(order))
+    with pytest.raises(WeightsFileError, match=r"tensor 'w': value 7 is not a finite number"):
+        read_npz(buffer.getvalue())

@@ -76,7 +76,7 @@ export class RuntimeCache {
     if (!response) return null;
     const text = response.headers.get(LAYOUT_HEADER) ?? "";
     let layout = null;
-    if ((await sha256Hex(new TextEncoder().encode(text))) === response.headers.get(LAYOUT_DIGEST_HEADER)) {
+    if ((await layoutDigest(text)) === response.headers.get(LAYOUT_DIGEST_HEADER)) {
       try {
         layout = JSON.parse(text);
       } catch {
@@ -84,7 +84,7 @@ export class RuntimeCache {
       }
     }
     if (!Number.isSafeInteger(layout?.size) || layout.size <= 0 || !Array.isArray(layout.libraries) || !Array.isArray(layout.dlopened)) {
-      console.warn("minimodel: the cached snapshot is damaged (its layout does not match the sha256 stored with it); starting afresh");
+      console.warn("minimodel: the cached snapshot is damaged (its layout does not match the sha256 stored with it, or is incomplete); starting afresh");
       return null;
     }
     const bytes = readChecked(response, "snapshot");
@@ -120,7 +120,7 @@ export class RuntimeCache {
       if (snapshot) {
         // Stored without its all-zero pages (a third of it), which a restore need not read.
         const text = JSON.stringify(snapshot.layout);
-        const layout = { [LAYOUT_HEADER]: text, [LAYOUT_DIGEST_HEADER]: await sha256Hex(new TextEncoder().encode(text)) };
+        const layout = { [LAYOUT_HEADER]: text, [LAYOUT_DIGEST_HEADER]: await layoutDigest(text) };
         await this.cache.put(this.url("snapshot"), await checkedResponse(packPages(snapshot.bytes), layout));
       }
       for (const request of await this.cache.keys()) {
@@ -149,6 +149,11 @@ const DIGEST_HEADER = "x-minimodel-sha256";
 // cover it).
 const LAYOUT_HEADER = "x-minimodel-layout";
 const LAYOUT_DIGEST_HEADER = "x-minimodel-layout-sha256";
+
+/** @param {string} text  a layout's JSON @returns {Promise<string>} */
+function layoutDigest(text) {
+  return sha256Hex(new TextEncoder().encode(text));
+}
 
 /**
  * The sha256 of `bytes` in hex (also used by the loader to name a changed wheel).
