@@ -31,6 +31,7 @@ from sitebuild import (
     package,
     runtime,
     search_sample,
+    startup_snapshot,
     types,
     webapp,
     wheels,
@@ -51,6 +52,7 @@ STEPS = [
     ("model", model.step),  # lib/models/all-MiniLM-L6-v2: the verified model, weights as float16
     ("bytecode", bytecode.step),  # .py -> .pyc in python_stdlib.zip and every wheel
     ("lock", lock.step),  # lib/pyodide-lock.json: the shipped packages and their sha256
+    ("snapshot", startup_snapshot.step),  # lib/startup-snapshot.*: the interpreter, numpy imported, taken in Chromium
     ("demo", demo.step),  # web/demo and the trained digit classifier, at the top of dist/
     ("sample", search_sample.step),  # the search page's sample: stdlib docstrings, their passages and saved index
     ("webapp", webapp.app_step),  # the app icons (icons/*.png), drawn

@@ -57,10 +57,23 @@ setup_venv() {  # $1: the requirements file (build: numpy and scikit-learn; dev:
   fi
 }
 
-setup_test_tools() {
+setup_browser() {
   # Debian's Chromium, which Playwright drives (never `playwright install`, which downloads
-  # a browser), and clang + lld (14 and 19), with which the build compiles the WebAssembly kernels.
-  local missing=() sudo=""
+  # a browser): the build takes the site's interpreter snapshot in it, the tests run in it.
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing $* with apt-get"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "$@"
+}
+
+setup_test_tools() {
+  # Chromium, and clang + lld (14 and 19), with which the build compiles the WebAssembly kernels.
+  local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v clang >/dev/null || missing+=(clang)
   command -v wasm-ld >/dev/null || missing+=(lld)
@@ -68,10 +81,7 @@ setup_test_tools() {
   command -v wasm-ld-19 >/dev/null || missing+=(lld-19)
   command -v cc >/dev/null || missing+=(gcc)
   [ ${#missing[@]} -eq 0 ] && return
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  log "installing ${missing[*]} with apt-get"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+  apt_install "${missing[@]}"
 }
 
 command="${1:-}"
@@ -80,6 +90,7 @@ case "$command" in
   build)
     setup_node
     setup_venv requirements-build.txt
+    setup_browser
     exec .venv/bin/python build.py
     ;;
   kernels)
@@ -90,6 +101,7 @@ case "$command" in
   serve)
     setup_node
     setup_venv requirements-build.txt
+    setup_browser
     exec .venv/bin/python build.py serve "$@"
     ;;
   test)

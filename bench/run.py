@@ -51,15 +51,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 import build  # noqa: E402
 import text_workloads  # noqa: E402
 import workloads  # noqa: E402
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from static_server import CONTENT_SECURITY_POLICY, Server, StaticHandler, start_in_thread  # noqa: E402
 
 SITE = ROOT / ".cache" / "bench-site"
 ORT_DIR = ROOT / "node_modules" / "onnxruntime-web" / "dist"
 ORT_FILES = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
 # Cross-origin isolation: 5 µs timers instead of 100 µs, and SharedArrayBuffer for ORT threads.
 ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
 
@@ -196,7 +193,7 @@ def run_browser(url: str, quick: bool, refs, log) -> tuple[dict, dict]:
     results: dict[str, dict[str, dict]] = {}
     cold: dict[str, dict[str, list[float]]] = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context, page = open_bench_page(browser, url, "bench/bench.html", "benchReady", log)
         for workload in ["W1", "W2", "W3", "W4", "W4 k=100"]:
             for contender in ["minimodel", "js", "ort"]:
@@ -231,7 +228,7 @@ def run_browser(url: str, quick: bool, refs, log) -> tuple[dict, dict]:
             for _ in range(visits):
                 with tempfile.TemporaryDirectory() as profile:
                     context = p.chromium.launch_persistent_context(
-                        profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+                        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
                     )
                     context.pages[0].goto("about:blank")  # a running browser, as a visitor has
                     for attempt in range(2):
@@ -282,7 +279,7 @@ def run_pool(url: str, quick: bool, refs, log) -> dict:
     t = text_workloads.texts()
     outside, listener = outside_requests(url)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context, page = open_bench_page(browser, url, "bench/bench.html?threads=2", "benchReady", log, listener)
         for kind in ("relaxed", "simd128"):
             for threads in (1, 2):
@@ -400,7 +397,7 @@ def run_text(url: str, quick: bool, server: CountingServer, log) -> dict:
                                                          "E2 tokens": t["e2"]["tokens"]}}
     outside, listener = outside_requests(url)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context, page = open_bench_page(browser, url, "bench/text.html", "textReady", log, listener)
         for c in TEXT_CONTENDERS:
             out["load_ms"][c] = page.evaluate("(c) => window.textLoad(c)", c)
@@ -453,7 +450,7 @@ def run_text(url: str, quick: bool, server: CountingServer, log) -> dict:
             for c in TEXT_CONTENDERS:
                 with tempfile.TemporaryDirectory() as profile:
                     context = p.chromium.launch_persistent_context(
-                        profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+                        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
                     )
                     context.on("request", listener)
                     context.pages[0].goto("about:blank")  # a running browser, as a visitor has

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, manifest, model, search_sample, webapp
+from . import config, manifest, model, search_sample, startup_snapshot, webapp
 from .common import BuildError, Site, log, sha256
 
 NOTICE = "THIRD_PARTY_LICENSES.md"
@@ -132,15 +132,19 @@ def components(site: Site) -> list[Component]:
         Component(
             "minimodel (this project)", "MIT",
             (*from_web, f"{lib}*.d.ts", f"{lib}minimodel-*.whl", f"{lib}pyodide-lock.json", *manifest.OUTPUTS, f"{lib}{NOTICE}",
-             NOTICE, "digits.safetensors", "digits-hidden.safetensors", webapp.SW, *webapp.ICON_FILES),
+             NOTICE, "digits.safetensors", "digits-hidden.safetensors", webapp.SW, *webapp.ICON_FILES,
+             *startup_snapshot.OUTPUTS),
             (ours,),
             "Our files in web/ (the JavaScript library, the demo pages, the service worker sw.js), the minimodel "
             "wheel (Python package and WebAssembly kernels compiled from kernels/minimodel_kernels.c), the files the "
-            "build writes (manifests, the lock, this notice, the app icons) and the demo's trained weights.",
+            "build writes (manifests, the lock, this notice, the app icons) and the demo's trained weights. "
+            "startup-snapshot.bin is the memory of the running interpreter with numpy and minimodel imported, "
+            "so it is also under the licenses of Pyodide, CPython, the Emscripten runtime and NumPy below.",
         ),
         Component(
             f"Pyodide {version}", "MPL-2.0",
-            (f"{lib}pyodide.mjs", f"{lib}pyodide.asm.js", f"{lib}pyodide.asm.wasm", f"{lib}pyodide-lock.json"),
+            (f"{lib}pyodide.mjs", f"{lib}pyodide.asm.js", f"{lib}pyodide.asm.wasm", f"{lib}pyodide-lock.json",
+             startup_snapshot.SNAPSHOT),
             (mpl,),
             "The npm package `pyodide` declares MPL-2.0 in its package.json and carries no license file; the "
             "MPL 2.0 text is the one in micropip's wheel (micropip is also by the Pyodide project, same license). "
@@ -149,7 +153,7 @@ def components(site: Site) -> list[Component]:
         ),
         Component(
             f"CPython {site.official_lock['info']['python']}", "PSF-2.0",
-            (f"{lib}python_stdlib.zip", f"{lib}pyodide.asm.wasm"),
+            (f"{lib}python_stdlib.zip", f"{lib}pyodide.asm.wasm", startup_snapshot.SNAPSHOT),
             (cpython,),
             "The interpreter (in pyodide.asm.wasm) and its standard library (python_stdlib.zip, compiled to "
             "bytecode here). The C libraries that CPython builds in (expat, libmpdec, HACL*) and that Pyodide links "
@@ -158,14 +162,14 @@ def components(site: Site) -> list[Component]:
         ),
         Component(
             "Emscripten runtime", "MIT OR NCSA",
-            (f"{lib}pyodide.asm.js", f"{lib}pyodide.asm.wasm"),
+            (f"{lib}pyodide.asm.js", f"{lib}pyodide.asm.wasm", startup_snapshot.SNAPSHOT),
             (emscripten,),
             "Pyodide is compiled with Emscripten: its JavaScript runtime is part of pyodide.asm.js, and its "
             "libc (musl, MIT) of pyodide.asm.wasm.",
         ),
         Component(
             f"NumPy ({numpy_name})", "BSD-3-Clause",
-            (f"{lib}{numpy_name}",),
+            (f"{lib}{numpy_name}", startup_snapshot.SNAPSHOT),
             wheel_license_texts(numpy_name, numpy),
             "The official Pyodide build, compiled to bytecode here. The texts are every license file the wheel "
             "carries (NumPy's, and those of code it includes: numpy.random's generators, numpy.ma).",

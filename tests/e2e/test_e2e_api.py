@@ -297,6 +297,7 @@ def test_init_is_idempotent(api):
     assert result["same"]
     info = result["info"]
     assert isinstance(info.pop("fromCache"), bool)
+    assert info.pop("startedFrom") in ("cache", "site", "boot")
     assert info == {"pyodideVersion": "0.27.7", "pythonVersion": "3.12.7", "numpyVersion": "2.0.2", "kernelBuild": "relaxed-simd"}
     assert result["seen"] == ["ready"]
 

@@ -109,6 +109,8 @@ def test_a_strict_typescript_program_over_the_whole_api_compiles_and_runs(app, b
     csp = CONTENT_SECURITY_POLICY.replace("script-src 'self'", f"script-src 'self' 'sha256-{digest}'")
     got = result_in_chromium(browser, app, "usage", csp)
     assert got["stages"][-1] == "ready" and got["versions"][0] == "0.27.7"
+    # The npm package ships the site's snapshot: a first visit restores it.
+    assert got["startedFrom"] == "site" and got["fromCache"] is False
     assert got["y"] == pytest.approx([1.5, 1.5]) and got["remoteY"] == got["y"]
     assert got["ys"] == pytest.approx([1.5, 1.5, 4.5, 2.5])
     assert got["netOut"] == pytest.approx([3.0, 3.0]) and got["netSizes"] == [3, 4, 2]

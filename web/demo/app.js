@@ -236,7 +236,7 @@ async function start() {
     $("demo").hidden = false;
     $("ready-text").textContent =
       `Python ${info.pythonVersion} with numpy ${info.numpyVersion} (Pyodide ${info.pyodideVersion}) ready in ${seconds} s, in a worker` +
-      (info.fromCache ? ", started from this browser's cache." : ".");
+      { cache: ", started from this browser's cache.", site: ", started from the site's snapshot of Python.", boot: "." }[info.startedFrom];
     await startModelDemo(worker);
     await startCosineDemo(worker);
     window.demo.digits = await startDigitsDemo(worker);

@@ -214,7 +214,7 @@ async function start() {
     const info = app.worker.info;
     $("ready-text").textContent =
       `Python ${info.pythonVersion} with numpy ${info.numpyVersion} (Pyodide ${info.pyodideVersion}) and the model ready in ` +
-      `${((performance.now() - t0) / 1000).toFixed(1)} s, in a worker${info.fromCache ? " (Python started from this browser's cache)" : ""}.`;
+      `${((performance.now() - t0) / 1000).toFixed(1)} s, in a worker${{ cache: " (Python started from this browser's cache)", site: " (Python started from the site's snapshot)", boot: "" }[info.startedFrom]}.`;
     wireSearch();
     wireDocuments();
     // @ts-ignore: for the console and the tests

@@ -10,9 +10,10 @@
  * @property {string} [file]  the file whose bytes just arrived
  */
 
-import { openRuntimeCache, refreshRestoredInterpreter, sha256Hex } from "./runtime-cache.js";
+import { isSnapshotLayout, openRuntimeCache, refreshRestoredInterpreter, sha256Hex } from "./runtime-cache.js";
 import { checkLibraries, packagesFromWheels, writePackages } from "./packages.js";
-import { unpackPages } from "./sparse-heap.js";
+import { inflate } from "./wheel.js";
+import { packPages, unpackPages } from "./sparse-heap.js";
 import {
   internalsUsable,
   loadLibrariesBeforeBoot,
@@ -25,8 +26,18 @@ import {
 
 /** @typedef {import("./packages.js").PackageSet} PackageSet */
 /** @typedef {import("./runtime-cache.js").SnapshotLayout} SnapshotLayout */
+/**
+ * How Python started: "cache", this browser's snapshot (a repeat visit); "site", the
+ * snapshot the site ships; "boot", a plain boot and import.
+ * @typedef {"cache" | "site" | "boot"} StartedFrom
+ */
 
 const RUNTIME_FILES = ["pyodide-lock.json", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"];
+// The site's own snapshot of the interpreter with the packages imported, made by the build
+// in a headless Chromium (sitebuild/startup_snapshot.py): its non-zero pages (sparse-heap.js),
+// gzip-compressed, and its layout. A first visit restores it instead of booting Python.
+export const SITE_SNAPSHOT = "startup-snapshot.bin";
+export const SITE_SNAPSHOT_LAYOUT = "startup-snapshot.json";
 const PACKAGES = ["numpy", "minimodel"];
 // Imported before the snapshot is taken, so a restored start imports nothing: everything
 // init() needs. (None of them holds a JS object, which a snapshot cannot.)
@@ -50,15 +61,22 @@ const LIBRARIES_AT_START = [
  * wheels (downloaded while the runtime starts, unpacked in JavaScript) or, on a repeat
  * visit, from this browser's cache (runtime-cache.js), which also holds a memory snapshot of
  * the interpreter with the packages imported: a repeat visit restores it and imports
- * nothing. A first visit stores both once init is done (with `useCache`).
+ * nothing. Without one, the site's own snapshot (made by the build) is restored the same
+ * way; without that either, Python boots and imports them, and the snapshot is stored for
+ * the next visit. With `useCache` false, no snapshot is used or stored: Python boots.
  * @param {URL} baseURL  directory that holds the built site (pyodide.mjs, wheels, manifest.json)
  * @param {(p: Progress) => void} report
  * @param {{ useCache?: boolean }} [options]
- * @returns {Promise<{ pyodide: any, fromCache: boolean }>}  fromCache: started from the snapshot
+ * @returns {Promise<{ pyodide: any, startedFrom: StartedFrom }>}
  */
 export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   const loaderURL = new URL("pyodide.mjs", baseURL);
   const build = Promise.all([fetchManifest(baseURL), fetchJSON(new URL("pyodide-lock.json", baseURL))]);
+  // The site's snapshot's layout (a small file) comes while the cache opens: the snapshot
+  // is used when this browser has none of its own.
+  const siteLayout = useCache
+    ? build.then(([manifest]) => siteSnapshotLayout(baseURL, manifest), () => null)
+    : Promise.resolve(null);
   // The cache rests on Pyodide internals: only with the version they were written for.
   const opening = useCache
     ? openRuntimeCache(baseURL, build, PACKAGES).then(async (cache) => (cache && internalsUsable((await build)[0].pyodide) ? cache : null))
@@ -108,6 +126,13 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     // Without Pyodide's internals (another version), Python opens every library itself.
     const preload = internalsUsable(manifest.pyodide);
     const [snapshot, cachedEntry] = cache ? await Promise.all([cache.snapshot(), cache.packages()]) : [null, null];
+    // No snapshot of this browser's yet: the site's, which a first visit downloads while the
+    // runtime compiles (the wheels too), instead of booting Python and importing numpy.
+    const layout = await siteLayout;
+    const siteSnapshot = !snapshot && preload && layout
+      ? { layout, bytes: fetchChecked(new URL(SITE_SNAPSHOT, baseURL), manifest.files[SITE_SNAPSHOT].sha256, "manifest.json", counter.fetch).then(inflateSnapshot) }
+      : null;
+    if (siteSnapshot) totals.packages += sizeOf(SITE_SNAPSHOT);
     const cached = cachedEntry
       ? cachedEntry.contents.catch((err) => {
           console.warn(`minimodel: ${err.message}; loading the packages afresh`);
@@ -124,15 +149,18 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
       stdout: (/** @type {string} */ line) => console.log(line),
       stderr: (/** @type {string} */ line) => console.warn(line),
     };
-    // The snapshot restores only over the files it was taken with (the cached ones) and the
-    // same libraries loaded before Python starts.
-    const restorable = snapshot && cachedEntry ? { ...snapshot, bytes: snapshotOver(snapshot, cached, preload) } : null;
+    // A snapshot restores only over the files it was taken with and the same libraries
+    // loaded before Python starts: this browser's over the cached files, the site's over
+    // those of the site's wheels (the same files, cached or not: the cache is keyed to them).
+    const restorable = snapshot && cachedEntry
+      ? { ...snapshot, bytes: snapshotOver(snapshot, cached, preload) }
+      : siteSnapshot && { ...siteSnapshot, bytes: snapshotOver(siteSnapshot, packages, preload) };
     restorable?.bytes.catch(() => {}); // loadPyodide reports it, once it awaits the bytes
     /** @type {Parameters<import("./runtime-cache.js").RuntimeCache["save"]>[0]} */
     const toSave = { snapshot: null, packages: null };
     let started;
     try {
-      started = await startInterpreter(loadPyodide, options, packages, restorable, cache, preload, () => {
+      started = await startInterpreter(loadPyodide, options, packages, restorable, siteSnapshot ? null : cache, preload, () => {
         loaded.runtime = totals.runtime; // every runtime byte has been used by now
         emit();
         current = "packages";
@@ -149,15 +177,25 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
       return loadRuntime(baseURL, report, { useCache: false });
     }
     const { pyodide, restored } = started;
-    if (cache && !restored) {
-      toSave.snapshot = takeSnapshot(pyodide, librariesAtStart(await packages, preload));
+    /** @type {StartedFrom} */
+    const startedFrom = !restored ? "boot" : siteSnapshot ? "site" : "cache";
+    // The interpreter is kept for the next visit: a booted one as a new snapshot, one restored
+    // from the site's as that snapshot (a restored interpreter cannot be snapshotted again),
+    // which a repeat visit then reads from Cache Storage, inflated, rather than revalidating
+    // and inflating the site's file again (150-250 ms slower, measured).
+    if (cache) {
+      if (startedFrom === "boot") toSave.snapshot = takeSnapshot(pyodide, librariesAtStart(await packages, preload));
+      if (startedFrom === "site" && siteSnapshot) {
+        const pages = new Uint8Array(await siteSnapshot.bytes);
+        toSave.snapshot = { pages: () => pages, layout: siteSnapshot.layout };
+      }
       if (!(await cached)) toSave.packages = await packages;
     }
     for (const name of PACKAGES) pyodide.loadedPackages[name] = "default channel"; // as loadPackage records them
     takeLoaderProxies(pyodide); // as a loadPackage would, so every start holds the same proxies
     report({ stage: "ready", loaded: totals.packages, total: totals.packages });
     if (cache && (toSave.snapshot || toSave.packages)) setTimeout(() => cache.save(toSave), 0);
-    return { pyodide, fromCache: restored };
+    return { pyodide, startedFrom };
   } finally {
     counter.stop();
   }
@@ -193,13 +231,14 @@ function librariesAtStart({ packages }, preload) {
 }
 
 /**
- * Start the interpreter with the packages installed before Python starts: from the cached
- * snapshot when there is one and it restores, else by a plain boot.
+ * Start the interpreter with the packages installed before Python starts: from a snapshot
+ * when there is one and it restores, else by a plain boot.
  * @param {(options: any) => Promise<any>} loadPyodide
  * @param {Record<string, any>} options
  * @param {Promise<PackageSet>} packages
  * @param {{ bytes: Promise<ArrayBuffer>, layout: SnapshotLayout } | null} snapshot
- * @param {import("./runtime-cache.js").RuntimeCache | null} cache
+ * @param {import("./runtime-cache.js").RuntimeCache | null} cache  the snapshot's, which
+ *   forgets it if it does not restore (null: the site's snapshot)
  * @param {boolean} preload  load the libraries the imports open before Python starts
  * @param {() => void} onRuntimeLoaded  called once the runtime has been fetched and compiled
  * @returns {Promise<{ pyodide: any, restored: boolean }>}
@@ -223,7 +262,8 @@ async function startInterpreter(loadPyodide, options, packages, snapshot, cache,
       return { pyodide, restored: true };
     } catch (err) {
       const reason = install.failure() ?? err; // the first cause (the hook may not have run)
-      console.warn(`minimodel: the cached interpreter did not restore (${messageOf(reason)}); starting afresh`);
+      const which = cache ? "the cached interpreter" : `the site's interpreter snapshot (${SITE_SNAPSHOT})`;
+      console.warn(`minimodel: ${which} did not restore (${messageOf(reason)}); starting afresh`);
       await cache?.drop("snapshot");
     }
   }
@@ -278,12 +318,13 @@ function installBeforeBoot(packages, preload, onStart, then = async () => {}) {
  * The interpreter with its packages imported, for the next visit (null if Python holds
  * something a snapshot cannot keep).
  * @param {any} pyodide @param {{ dynlibs: string[] }[]} atStart  the libraries loaded before boot
- * @returns {{ bytes: Uint8Array<ArrayBuffer>, layout: SnapshotLayout } | null}
+ * @returns {import("./runtime-cache.js").StoredSnapshot | null}
  */
 function takeSnapshot(pyodide, atStart) {
   try {
     const { bytes, dlopened } = makeSnapshot(pyodide);
-    return { bytes, layout: { size: bytes.length, libraries: atStart.flatMap((pkg) => pkg.dynlibs), dlopened } };
+    const layout = { size: bytes.length, libraries: atStart.flatMap((pkg) => pkg.dynlibs), dlopened };
+    return { pages: () => packPages(bytes), layout };
   } catch (err) {
     console.info(`minimodel: no interpreter snapshot for the next visit (${messageOf(err)})`);
     return null;
@@ -309,26 +350,69 @@ async function downloadPackages(baseURL, lock, fetchCounted) {
   const wheels = await Promise.all(
     PACKAGES.map(async (name) => {
       const { file_name: fileName, sha256: expected } = lock.packages[name];
-      const url = new URL(fileName, baseURL);
-      let response;
-      try {
-        response = await fetchCounted(url);
-      } catch (err) {
-        throw new Error(`Could not fetch ${url}: ${messageOf(err)}`);
-      }
-      if (!response.ok) throw new Error(`Could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      const actual = await sha256Hex(bytes);
-      if (actual !== expected) {
-        throw new Error(
-          `${fileName} is not the file this site was built with: its sha256 is ${actual}, ` +
-            `pyodide-lock.json expects ${expected}. It was changed or damaged; rebuild or re-deploy the site.`,
-        );
-      }
-      return { name, fileName, bytes };
+      const buffer = await fetchChecked(new URL(fileName, baseURL), expected, "pyodide-lock.json", fetchCounted);
+      return { name, fileName, bytes: new Uint8Array(buffer) };
     }),
   );
   return packagesFromWheels(wheels);
+}
+
+/**
+ * The layout of the site's snapshot (SITE_SNAPSHOT_LAYOUT), checked against the sha256 in
+ * manifest.json; null when the build made no snapshot, or, with a warning, when the layout
+ * cannot be had (Python then boots). A small file: loadPyodide needs the heap's size before
+ * it starts, the snapshot's 20 MB only once the runtime is compiled.
+ * @param {URL} baseURL
+ * @param {{ files: Record<string, { sha256: string }> }} manifest
+ * @returns {Promise<SnapshotLayout | null>}
+ */
+async function siteSnapshotLayout(baseURL, manifest) {
+  const listed = manifest.files[SITE_SNAPSHOT_LAYOUT];
+  if (!listed || !manifest.files[SITE_SNAPSHOT]) return null;
+  try {
+    const bytes = await fetchChecked(new URL(SITE_SNAPSHOT_LAYOUT, baseURL), listed.sha256, "manifest.json", fetch);
+    const layout = JSON.parse(new TextDecoder().decode(bytes));
+    if (!isSnapshotLayout(layout)) throw new Error(`${SITE_SNAPSHOT_LAYOUT} is not a snapshot's layout`);
+    return layout;
+  } catch (err) {
+    console.warn(`minimodel: the site's interpreter snapshot is unusable (${messageOf(err)}); starting afresh`);
+    return null;
+  }
+}
+
+/**
+ * A file of the site, checked against the sha256 a list of the build gives it.
+ * @param {URL} url @param {string} expected  its sha256 @param {string} listedIn  the list's name
+ * @param {(input: RequestInfo | URL, init?: RequestInit) => Promise<Response>} fetchWith
+ * @returns {Promise<ArrayBuffer>}
+ */
+async function fetchChecked(url, expected, listedIn, fetchWith) {
+  let response;
+  try {
+    response = await fetchWith(url);
+  } catch (err) {
+    throw new Error(`Could not fetch ${url}: ${messageOf(err)}`);
+  }
+  if (!response.ok) throw new Error(`Could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
+  const bytes = await response.arrayBuffer();
+  const actual = await sha256Hex(bytes);
+  if (actual !== expected) {
+    const name = url.pathname.split("/").pop();
+    throw new Error(
+      `${name} is not the file this site was built with: its sha256 is ${actual}, ` +
+        `${listedIn} expects ${expected}. It was changed or damaged; rebuild or re-deploy the site.`,
+    );
+  }
+  return bytes;
+}
+
+/** @param {ArrayBuffer} compressed  the site's snapshot, as shipped @returns {Promise<ArrayBuffer>} */
+async function inflateSnapshot(compressed) {
+  try {
+    return (await inflate(compressed, "gzip")).buffer;
+  } catch (err) {
+    throw new Error(`${SITE_SNAPSHOT} does not inflate: ${messageOf(err)}`);
+  }
 }
 
 /** @param {URL} url @returns {Promise<any>} */

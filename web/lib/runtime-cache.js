@@ -9,8 +9,6 @@
 // restore is deleted and the page boots the normal way. Nothing here knows about minimodel.
 // The Pyodide internals this needs are in pyodide-adapter.js.
 
-import { packPages } from "./sparse-heap.js";
-
 /** @typedef {import("./packages.js").PackageSet} PackageSet */
 /**
  * What a snapshot restores over besides the heap: the shared libraries loaded before
@@ -20,6 +18,11 @@ import { packPages } from "./sparse-heap.js";
  * @property {number} size  the snapshot's bytes
  * @property {string[]} libraries
  * @property {import("./pyodide-adapter.js").DlopenHandles} dlopened
+ */
+/**
+ * A snapshot to store: its non-zero pages (sparse-heap.js: a third of a heap is zeros, which
+ * a restore need not read), made when it is stored, after init() has resolved.
+ * @typedef {{ pages: () => Uint8Array<ArrayBuffer>, layout: SnapshotLayout }} StoredSnapshot
  */
 
 const CACHE_NAME = "minimodel-runtime";
@@ -50,6 +53,23 @@ export async function openRuntimeCache(baseURL, build, packages) {
   } catch {
     return null;
   }
+}
+
+/**
+ * The snapshot this browser's cache holds for the library at `baseURL`, whatever its build
+ * key (null when there is none yet): the build reads the one its headless Chromium took, to
+ * ship it as the site's snapshot (sitebuild/startup_snapshot.py). Read and checked as a
+ * repeat visit would.
+ * @param {URL} baseURL
+ * @returns {Promise<{ bytes: Promise<ArrayBuffer>, layout: SnapshotLayout } | null>}
+ */
+export async function storedSnapshot(baseURL) {
+  const cache = await caches.open(CACHE_NAME);
+  const prefix = new URL("minimodel-cache/", baseURL).href;
+  const entry = (await cache.keys()).find((request) => request.url.startsWith(prefix) && request.url.endsWith("/snapshot"));
+  if (!entry) return null;
+  const key = entry.url.slice(prefix.length).split("/")[0];
+  return new RuntimeCache(cache, prefix, key).snapshot();
 }
 
 export class RuntimeCache {
@@ -83,7 +103,7 @@ export class RuntimeCache {
         // refused below
       }
     }
-    if (!Number.isSafeInteger(layout?.size) || layout.size <= 0 || !Array.isArray(layout.libraries) || !Array.isArray(layout.dlopened)) {
+    if (!isSnapshotLayout(layout)) {
       console.warn("minimodel: the cached snapshot is damaged (its layout does not match the sha256 stored with it, or is incomplete); starting afresh");
       return null;
     }
@@ -112,16 +132,15 @@ export class RuntimeCache {
 
   /**
    * Store what a first visit made; entries of older builds are deleted. Never throws.
-   * @param {{ snapshot: { bytes: Uint8Array<ArrayBuffer>, layout: SnapshotLayout } | null, packages: PackageSet | null }} what
+   * @param {{ snapshot: StoredSnapshot | null, packages: PackageSet | null }} what
    */
   async save({ snapshot, packages }) {
     try {
       if (packages) await this.cache.put(this.url("packages"), await checkedResponse(encodePackages(packages)));
       if (snapshot) {
-        // Stored without its all-zero pages (a third of it), which a restore need not read.
         const text = JSON.stringify(snapshot.layout);
         const layout = { [LAYOUT_HEADER]: text, [LAYOUT_DIGEST_HEADER]: await layoutDigest(text) };
-        await this.cache.put(this.url("snapshot"), await checkedResponse(packPages(snapshot.bytes), layout));
+        await this.cache.put(this.url("snapshot"), await checkedResponse(snapshot.pages(), layout));
       }
       for (const request of await this.cache.keys()) {
         if (request.url.startsWith(this.prefix) && !request.url.startsWith(this.url(""))) {
@@ -149,6 +168,14 @@ const DIGEST_HEADER = "x-minimodel-sha256";
 // cover it).
 const LAYOUT_HEADER = "x-minimodel-layout";
 const LAYOUT_DIGEST_HEADER = "x-minimodel-layout-sha256";
+
+/**
+ * Whether a parsed value has a SnapshotLayout's fields (the site's snapshot has one too).
+ * @param {any} layout @returns {layout is SnapshotLayout}
+ */
+export function isSnapshotLayout(layout) {
+  return Number.isSafeInteger(layout?.size) && layout.size > 0 && Array.isArray(layout.libraries) && Array.isArray(layout.dlopened);
+}
 
 /** @param {string} text  a layout's JSON @returns {Promise<string>} */
 function layoutDigest(text) {

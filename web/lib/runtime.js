@@ -19,7 +19,9 @@ import { describe, libraryFolder } from "./validate.js";
  * @property {string} pyodideVersion
  * @property {string} pythonVersion
  * @property {string} numpyVersion
- * @property {boolean} fromCache  whether this start restored the startup cache
+ * @property {boolean} fromCache  whether this start restored the startup cache (this browser's)
+ * @property {"cache" | "site" | "boot"} startedFrom  how Python started: restored from this
+ *   browser's startup cache, from the snapshot the site ships (a first visit), or booted
  * @property {string} kernelBuild  the kernels in use: "relaxed-simd", "simd128" or "numpy"
  */
 
@@ -27,7 +29,8 @@ import { describe, libraryFolder } from "./validate.js";
  * Options of init().
  * @typedef {Object} InitOptions
  * @property {(p: Progress) => void} [onProgress]  told of each loading stage, in bytes
- * @property {boolean} [cache]  use the startup cache (default true); false neither reads nor writes it
+ * @property {boolean} [cache]  use the startup cache and the site's snapshot (default true);
+ *   false neither reads nor writes the cache, and boots Python
  * @property {string | URL} [baseURL]  the folder the library's files are served from (default:
  *   this module's folder; set it when a bundler moves the module, see README)
  * @property {"auto" | "relaxed-simd" | "simd128" | "numpy"} [kernels]  which compute kernels
@@ -67,10 +70,11 @@ const fatalListeners = new Set();
  * Load Pyodide, numpy and minimodel. Idempotent: later and concurrent calls share one
  * load; each caller's `onProgress` receives the stages from then on.
  *
- * A repeat visit starts faster from this browser's cache of the interpreter with numpy and
- * minimodel imported and of the unpacked packages (Cache Storage, about 43 MB, replaced
+ * A first visit restores the snapshot of the interpreter, numpy and minimodel imported, that
+ * the site ships (when the build made one); a repeat visit starts from this browser's cache
+ * of such a snapshot and of the unpacked packages (Cache Storage, about 43 MB, replaced
  * when the site or the browser changes; see README "Startup cache"). `cache: false`
- * neither reads nor writes it.
+ * neither reads nor writes that cache, nor uses the site's snapshot: Python boots.
  * @param {InitOptions} [options]
  * @returns {Promise<RuntimeInfo>}
  */
@@ -130,7 +134,7 @@ function report(progress) {
  * @returns {Promise<RuntimeInfo>}
  */
 async function start(useCache, folder, build) {
-  const { pyodide, fromCache } = await loadRuntime(folder, report, { useCache });
+  const { pyodide, startedFrom } = await loadRuntime(folder, report, { useCache });
   trackProxies(pyodide);
   // The module proxy and the attribute proxies borrowed from it live for the session.
   const bridge = pyodide.pyimport("minimodel.jsbridge");
@@ -157,7 +161,8 @@ async function start(useCache, folder, build) {
       pyodideVersion: pyodide.version,
       pythonVersion: pyodide.runPython("import sys; sys.version.split()[0]"),
       numpyVersion: pyodide.runPython("import numpy; numpy.__version__"),
-      fromCache,
+      fromCache: startedFrom === "cache",
+      startedFrom,
       kernelBuild: py.kernel_build(),
     },
   };

@@ -93,8 +93,12 @@ function findEndOfCentralDirectory(view) {
   return -1;
 }
 
-/** @param {Uint8Array<ArrayBuffer>} packed @returns {Promise<Uint8Array>} */
-async function inflate(packed) {
-  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+/**
+ * Inflate with the browser's DecompressionStream.
+ * @param {BlobPart} packed @param {CompressionFormat} [format]  "deflate-raw" (a zip entry) or "gzip"
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
+export async function inflate(packed, format = "deflate-raw") {
+  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream(format));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }

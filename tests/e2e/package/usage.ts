@@ -32,6 +32,7 @@ async function main(): Promise<Record<string, unknown>> {
   const info = await init({ onProgress: (p) => stages.push(p.stage), cache: true });
   const versions: string[] = [info.pyodideVersion, info.pythonVersion, info.numpyVersion];
   const fromCache: boolean = info.fromCache;
+  const startedFrom: "cache" | "site" | "boot" = info.startedFrom;
   const unsubscribe: () => void = onFatalError((error: Error) => console.error(error.message));
 
   // Main thread
@@ -161,7 +162,7 @@ async function main(): Promise<Record<string, unknown>> {
   unsubscribe();
 
   return {
-    stages, versions, fromCache, y: [...y], ys: [...ys], sizes, netOut: [...netOut], netBatch: [...netBatch], netSizes,
+    stages, versions, fromCache, startedFrom, y: [...y], ys: [...ys], sizes, netOut: [...netOut], netBatch: [...netBatch], netSizes,
     loadedSizes, hidden, found: [[...found.indices], [...found.scores]], indexShape, cos, unit: [...unit],
     probabilities: [...probabilities], maxDim: sizeLimits.maxDim, proxies, pyodideVersion,
     remoteY: [...remoteY], burst: burst.map((b) => [...b]), transferred: taken.byteLength === 0,

@@ -1,0 +1,103 @@
+"""Step "snapshot": lib/startup-snapshot.bin and lib/startup-snapshot.json, the interpreter
+with numpy and minimodel imported, which a first visit restores instead of booting Python and
+importing numpy (web/lib/loader.js; README "Startup cache").
+
+It is the snapshot every first visit used to take for its own startup cache, taken once by
+the build: tools/make_startup_snapshot.py serves the library assembled so far on loopback
+and lets headless Chromium (Debian's, driven by Playwright) take it, in a process of its own.
+The .bin is the snapshot's non-zero pages (web/lib/sparse-heap.js), gzip-compressed (20 MB
+become 7; the loader inflates it with the browser's DecompressionStream; not named .gz, which
+some servers would send with a Content-Encoding the browser undoes first), the .json its
+layout (the libraries it was taken over, the dlopen handles Python holds). The two are kept in
+.cache/startup-snapshot/ under the sha256 of everything the start reads (every file of lib/
+but the text model), so a build that changed none of them is quick.
+
+Without Chromium or Playwright (a bare ``python build.py``), the site is built without them
+and says so: every first visit then boots Python, about a second slower. ./dev.sh installs both.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import config, manifest
+from .common import BuildError, Site, log, sha256
+
+SNAPSHOT = config.LIB + "startup-snapshot.bin"
+LAYOUT = config.LIB + "startup-snapshot.json"
+OUTPUTS = [SNAPSHOT, LAYOUT]
+FORMAT = 2  # bump when the snapshot is taken differently with the same inputs
+CACHE_DIR = config.CACHE / "startup-snapshot"
+TOOL = config.ROOT / "tools" / "make_startup_snapshot.py"
+MODELS = config.LIB + "models/"
+
+
+def inputs(site: Site) -> dict[str, bytes]:
+    """What the start reads: the library's files but the text model."""
+    return {rel: data for rel, data in sorted(site.files.items()) if rel.startswith(config.LIB) and not rel.startswith(MODELS)}
+
+
+def cache_key(site: Site) -> str:
+    """The sha256 the snapshot is kept under: of its inputs' names and contents."""
+    listed = [f"format {FORMAT}"] + [f"{rel} {sha256(data)}" for rel, data in inputs(site).items()]
+    return sha256("\n".join(listed).encode())
+
+
+def browser_missing() -> str | None:
+    sys.path.insert(0, str(config.ROOT / "tools"))
+    from chromium import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing"
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright for Python is not installed"
+    return None
+
+
+def take(site: Site, into: Path) -> None:
+    """Serve the library (and its manifest) from a temporary folder and take the snapshot."""
+    files = inputs(site)
+    lib_manifest = manifest.render(files, site.provenance, site.pyodide_version, config.LIB)
+    with tempfile.TemporaryDirectory(prefix="minimodel-snapshot-") as tmp:
+        root = Path(tmp)
+        for rel, data in {**files, config.LIB + "manifest.json": lib_manifest}.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        into.mkdir(parents=True, exist_ok=True)
+        out_bin, out_json = into / "new.bin", into / "new.json"
+        try:
+            done = subprocess.run([sys.executable, str(TOOL), tmp, str(out_bin), str(out_json)],
+                                  capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            raise BuildError("taking the interpreter snapshot in Chromium took over 10 minutes") from None
+        if done.returncode != 0:
+            raise BuildError(f"taking the interpreter snapshot in Chromium failed:\n{done.stderr.strip()[-4000:]}")
+
+
+def step(site: Site) -> None:
+    key = cache_key(site)
+    cached_bin, cached_json = CACHE_DIR / f"{key}.bin", CACHE_DIR / f"{key}.json"
+    if not (cached_bin.exists() and cached_json.exists()):
+        missing = browser_missing()
+        if missing:
+            log(f"warning: {missing}, so the site ships no interpreter snapshot: every first visit boots "
+                "Python (about a second slower). ./dev.sh build installs Chromium and Playwright.")
+            return
+        log("taking the interpreter snapshot in headless Chromium (the library changed)")
+        take(site, CACHE_DIR)
+        for old in CACHE_DIR.glob("*.*"):
+            if old.stem not in ("new", key):
+                old.unlink()
+        packed = (CACHE_DIR / "new.bin").read_bytes()
+        cached_bin.write_bytes(gzip.compress(packed, compresslevel=9, mtime=0))
+        (CACHE_DIR / "new.bin").unlink()
+        (CACHE_DIR / "new.json").replace(cached_json)
+    source = (f"a snapshot of Pyodide's interpreter with numpy and minimodel imported, taken by headless Chromium "
+              f"from this build's library (sitebuild/startup_snapshot.py, inputs {key[:16]}…)")
+    site.add({SNAPSHOT: cached_bin.read_bytes(), LAYOUT: cached_json.read_bytes()},
+             {SNAPSHOT: source, LAYOUT: source + ": its layout"})

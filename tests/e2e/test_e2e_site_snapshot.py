@@ -1,0 +1,122 @@
+"""The site's snapshot (lib/startup-snapshot.bin, made by the build in headless Chromium): a
+first visit restores the interpreter with numpy and minimodel imported instead of booting
+Python, computes the same numbers as a booted one, and a damaged or missing snapshot makes
+the page boot (and keep a snapshot of its own for the next visit), never break."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+import pytest
+
+from conftest import open_app, open_blank
+from test_e2e_startup_cache import VISIT, check_visit, wait_for_entries
+
+SNAPSHOT = "startup-snapshot.bin"
+LAYOUT = "startup-snapshot.json"
+STR_HASH = "async () => (await import('./lib/minimodel.js')).getPyodide().runPython('hash(\"minimodel\")')"
+
+
+def test_a_first_visit_restores_the_sites_snapshot_with_the_same_numbers(browser, base_url, dist):
+    context, page, watch = open_blank(browser, base_url)
+    first = page.evaluate(VISIT, {})
+    check_visit(first, from_cache=False, started="site")
+    fetched = sorted(u.rsplit("/", 1)[-1] for u in watch.requests if "/lib/" in u and u.endswith((".whl", ".bin", LAYOUT)))
+    assert fetched == [
+        "minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl",
+        "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
+        SNAPSHOT,
+        LAYOUT,
+    ]
+    # The packages and the site's snapshot, inflated, are kept in this browser's cache.
+    wait_for_entries(page)
+    stored = page.evaluate(
+        """async () => {
+          const cache = await caches.open('minimodel-runtime');
+          const request = (await cache.keys()).find((r) => r.url.endsWith('/snapshot'));
+          return (await cache.match(request)).headers.get('x-minimodel-sha256');
+        }"""
+    )
+    assert stored == hashlib.sha256(gzip.decompress((dist / "lib" / SNAPSHOT).read_bytes())).hexdigest()
+    first_hash = page.evaluate(STR_HASH)
+
+    watch.requests.clear()
+    page.reload()
+    repeat = page.evaluate(VISIT, {})
+    check_visit(repeat, from_cache=True)
+    assert not [u for u in watch.requests if u.endswith((".whl", SNAPSHOT))]  # both came from the cache
+    assert repeat["y"] == first["y"] and repeat["cos"] == first["cos"]
+    assert repeat["stats"]["liveProxies"] == first["stats"]["liveProxies"]
+    assert first["random"] != repeat["random"]  # seeded afresh on each page
+    # Every visitor of a build shares the str hash salt the build's snapshot froze (README,
+    # "Startup cache"); a booted interpreter picks its own.
+    other, other_page, other_watch = open_blank(browser, base_url)
+    other_page.evaluate(VISIT, {})
+    assert other_page.evaluate(STR_HASH) == first_hash
+    other_page.reload()
+    check_visit(other_page.evaluate(VISIT, {"cache": False}), from_cache=False, started="boot")
+    assert other_page.evaluate(STR_HASH) != first_hash
+    other_watch.assert_clean()
+    other.close()
+    watch.assert_clean()
+    context.close()
+
+
+def flip_middle_byte(route):
+    response = route.fetch()
+    body = bytearray(response.body())
+    body[len(body) // 2] ^= 0xFF
+    route.fulfill(response=response, body=bytes(body))
+
+
+@pytest.mark.parametrize(
+    ("file", "spoil", "why"),
+    [
+        (SNAPSHOT, flip_middle_byte, f"{SNAPSHOT} is not the file this site was built with"),
+        (LAYOUT, flip_middle_byte, f"{LAYOUT} is not the file this site was built with"),
+        (SNAPSHOT, lambda route: route.fulfill(status=404, body="gone"), "HTTP 404"),
+    ],
+    ids=["damaged snapshot", "damaged layout", "missing snapshot"],
+)
+def test_an_unusable_site_snapshot_boots_and_keeps_a_snapshot_of_its_own(browser, base_url, file, spoil, why):
+    context, page, watch = open_blank(browser, base_url)
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    context.route(f"**/lib/{file}", spoil)
+    check_visit(page.evaluate(VISIT, {}), from_cache=False)
+    assert any("site's interpreter snapshot" in w and why in w for w in warnings), warnings
+    wait_for_entries(page)
+    watch.requests.clear()
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=True)  # this browser's own snapshot first
+    assert not [u for u in watch.requests if u.endswith(SNAPSHOT)]
+    watch.take_console_errors()  # the 404's "Failed to load resource"
+    watch.assert_clean()
+    context.close()
+
+
+def test_workers_of_a_pool_start_from_the_sites_snapshot(browser, base_url):
+    context, page, watch = open_blank(browser, base_url)
+    result = page.evaluate(
+        """async () => {
+          const mm = await import('./lib/minimodel.js');
+          const pool = await mm.createWorker({ workers: 2 });
+          const started = pool._members.map((member) => member.info.startedFrom); // each worker's init()
+          const net = await pool.createFeedForward([4, 3, 2]);
+          const out = Array.from(await net.predictBatch(new Float32Array(8).fill(1), 2));
+          await pool.terminate();
+          return { started, out };
+        }"""
+    )
+    assert result["started"] == ["site", "site"]
+    assert len(result["out"]) == 4 and result["out"][:2] == result["out"][2:]
+    watch.assert_clean()
+    context.close()
+
+
+def test_the_demo_page_says_python_started_from_the_sites_snapshot(browser, base_url):
+    context, page, watch = open_app(browser, base_url)
+    assert page.inner_text("#ready-text").endswith("started from the site's snapshot of Python.")
+    watch.assert_clean()
+    context.close()
