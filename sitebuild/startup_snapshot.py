@@ -49,7 +49,9 @@ def cache_key(site: Site) -> str:
 
 
 def browser_missing() -> str | None:
-    sys.path.insert(0, str(config.ROOT / "tools"))
+    """Why the snapshot cannot be taken here, or None."""
+    if str(TOOL.parent) not in sys.path:
+        sys.path.insert(0, str(TOOL.parent))
     from chromium import CHROMIUM
 
     if not Path(CHROMIUM).exists():

@@ -120,3 +120,24 @@ def test_the_demo_page_says_python_started_from_the_sites_snapshot(browser, base
     assert page.inner_text("#ready-text").endswith("started from the site's snapshot of Python.")
     watch.assert_clean()
     context.close()
+
+
+def test_a_cached_snapshot_without_its_packages_gives_way_to_the_sites(browser, base_url):
+    """This browser's snapshot restores only over the cached files it was taken with: when
+    those are gone (storage cleared in part), the site's snapshot restores over the wheels."""
+    context, page, watch = open_blank(browser, base_url)
+    check_visit(page.evaluate(VISIT, {}), from_cache=False, started="site")
+    urls = wait_for_entries(page)
+    page.evaluate(
+        """async () => {
+          const cache = await caches.open('minimodel-runtime');
+          await cache.delete((await cache.keys()).find((r) => r.url.endsWith('/packages')));
+        }"""
+    )
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=False, started="site")
+    assert wait_for_entries(page) == urls
+    page.reload()
+    check_visit(page.evaluate(VISIT, {}), from_cache=True)
+    watch.assert_clean()
+    context.close()

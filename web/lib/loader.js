@@ -36,8 +36,8 @@ const RUNTIME_FILES = ["pyodide-lock.json", "pyodide.asm.js", "pyodide.asm.wasm"
 // The site's own snapshot of the interpreter with the packages imported, made by the build
 // in a headless Chromium (sitebuild/startup_snapshot.py): its non-zero pages (sparse-heap.js),
 // gzip-compressed, and its layout. A first visit restores it instead of booting Python.
-export const SITE_SNAPSHOT = "startup-snapshot.bin";
-export const SITE_SNAPSHOT_LAYOUT = "startup-snapshot.json";
+const SITE_SNAPSHOT = "startup-snapshot.bin";
+const SITE_SNAPSHOT_LAYOUT = "startup-snapshot.json";
 const PACKAGES = ["numpy", "minimodel"];
 // Imported before the snapshot is taken, so a restored start imports nothing: everything
 // init() needs. (None of them holds a JS object, which a snapshot cannot.)
@@ -126,10 +126,10 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     // Without Pyodide's internals (another version), Python opens every library itself.
     const preload = internalsUsable(manifest.pyodide);
     const [snapshot, cachedEntry] = cache ? await Promise.all([cache.snapshot(), cache.packages()]) : [null, null];
-    // No snapshot of this browser's yet: the site's, which a first visit downloads while the
-    // runtime compiles (the wheels too), instead of booting Python and importing numpy.
+    // No snapshot of this browser's to restore yet: the site's, which a first visit downloads
+    // while the runtime compiles (the wheels too), instead of booting Python and importing numpy.
     const layout = await siteLayout;
-    const siteSnapshot = !snapshot && preload && layout
+    const siteSnapshot = !(snapshot && cachedEntry) && preload && layout
       ? { layout, bytes: fetchChecked(new URL(SITE_SNAPSHOT, baseURL), manifest.files[SITE_SNAPSHOT].sha256, "manifest.json", counter.fetch).then(inflateSnapshot) }
       : null;
     if (siteSnapshot) totals.packages += sizeOf(SITE_SNAPSHOT);
@@ -361,7 +361,7 @@ async function downloadPackages(baseURL, lock, fetchCounted) {
  * The layout of the site's snapshot (SITE_SNAPSHOT_LAYOUT), checked against the sha256 in
  * manifest.json; null when the build made no snapshot, or, with a warning, when the layout
  * cannot be had (Python then boots). A small file: loadPyodide needs the heap's size before
- * it starts, the snapshot's 20 MB only once the runtime is compiled.
+ * it starts, the snapshot's 6.6 MB only once the runtime is compiled.
  * @param {URL} baseURL
  * @param {{ files: Record<string, { sha256: string }> }} manifest
  * @returns {Promise<SnapshotLayout | null>}
