@@ -1,8 +1,9 @@
 // A per-browser cache of the work a first visit does, so that a repeat visit skips it:
 //  - the installed files of the packages (unpacked from the wheels, see packages.js), and
 //  - a memory snapshot of the interpreter once it has imported them (Pyodide's
-//    makeMemorySnapshot / _loadSnapshot), which only restores together with those files:
-//    their shared libraries are loaded before Python starts, at the same addresses.
+//    makeMemorySnapshot / _loadSnapshot; the site's own snapshot when the first visit
+//    restored that one), which only restores together with those files: their shared
+//    libraries are loaded before Python starts, at the same addresses.
 // Both live in Cache Storage under a key made of the sha256 of every runtime file and
 // wheel (from manifest.json and pyodide-lock.json) and the browser's user agent: any
 // change to the site or to the browser starts from scratch. A cache entry that fails to
