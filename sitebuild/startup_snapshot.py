@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,8 +45,10 @@ def inputs(site: Site) -> dict[str, bytes]:
 
 
 def cache_key(site: Site) -> str:
-    """The sha256 the snapshot is kept under: of its inputs' names and contents."""
-    listed = [f"format {FORMAT}"] + [f"{rel} {sha256(data)}" for rel, data in inputs(site).items()]
+    """The sha256 the snapshot is kept under: of its inputs' names and contents, and of the
+    tools that take it."""
+    tools = [f"{path.name} {sha256(path.read_bytes())}" for path in (TOOL, TOOL.parent / "chromium.py")]
+    listed = [f"format {FORMAT}", *tools] + [f"{rel} {sha256(data)}" for rel, data in inputs(site).items()]
     return sha256("\n".join(listed).encode())
 
 
@@ -61,8 +65,9 @@ def browser_missing() -> str | None:
     return None
 
 
-def take(site: Site, into: Path) -> None:
-    """Serve the library (and its manifest) from a temporary folder and take the snapshot."""
+def take(site: Site) -> tuple[bytes, bytes]:
+    """Serve the library (and its manifest) from a temporary folder and take the snapshot:
+    its packed pages and its layout's JSON."""
     files = inputs(site)
     lib_manifest = manifest.render(files, site.provenance, site.pyodide_version, config.LIB)
     with tempfile.TemporaryDirectory(prefix="minimodel-snapshot-") as tmp:
@@ -70,15 +75,26 @@ def take(site: Site, into: Path) -> None:
         for rel, data in {**files, config.LIB + "manifest.json": lib_manifest}.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
-        into.mkdir(parents=True, exist_ok=True)
-        out_bin, out_json = into / "new.bin", into / "new.json"
+        out_bin, out_json = root / "snapshot.bin", root / "snapshot.json"
+        # A process group of its own, so that a timeout also ends the browser it started.
+        process = subprocess.Popen([sys.executable, str(TOOL), tmp, str(out_bin), str(out_json)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
-            done = subprocess.run([sys.executable, str(TOOL), tmp, str(out_bin), str(out_json)],
-                                  capture_output=True, text=True, timeout=600)
+            _, stderr = process.communicate(timeout=600)
         except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
             raise BuildError("taking the interpreter snapshot in Chromium took over 10 minutes") from None
-        if done.returncode != 0:
-            raise BuildError(f"taking the interpreter snapshot in Chromium failed:\n{done.stderr.strip()[-4000:]}")
+        if process.returncode != 0:
+            raise BuildError(f"taking the interpreter snapshot in Chromium failed:\n{stderr.strip()[-4000:]}")
+        return out_bin.read_bytes(), out_json.read_bytes()
+
+
+def keep(path: Path, data: bytes) -> None:
+    """Write a cache file whole or not at all (another build may be reading the folder)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def step(site: Site) -> None:
@@ -91,14 +107,13 @@ def step(site: Site) -> None:
                 "Python (about a second slower). ./dev.sh build installs Chromium and Playwright.")
             return
         log("taking the interpreter snapshot in headless Chromium (the library changed)")
-        take(site, CACHE_DIR)
-        for old in CACHE_DIR.glob("*.*"):
-            if old.stem not in ("new", key):
-                old.unlink()
-        packed = (CACHE_DIR / "new.bin").read_bytes()
-        cached_bin.write_bytes(gzip.compress(packed, compresslevel=9, mtime=0))
-        (CACHE_DIR / "new.bin").unlink()
-        (CACHE_DIR / "new.json").replace(cached_json)
+        packed, layout = take(site)
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        for old in CACHE_DIR.iterdir():  # older builds' snapshots (not another build's file in the making)
+            if old.suffix in (".bin", ".json") and not old.name.startswith(key):
+                old.unlink(missing_ok=True)
+        keep(cached_json, layout)
+        keep(cached_bin, gzip.compress(packed, compresslevel=9, mtime=0))
     source = (f"a snapshot of Pyodide's interpreter with numpy and minimodel imported, taken by headless Chromium "
               f"from this build's library (sitebuild/startup_snapshot.py, inputs {key[:16]}…)")
     site.add({SNAPSHOT: cached_bin.read_bytes(), LAYOUT: cached_json.read_bytes()},

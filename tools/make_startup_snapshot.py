@@ -22,17 +22,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from static_server import start_in_thread  # noqa: E402
 
-TIMEOUT_MS = 180_000
+TIMEOUT_MS = 180_000  # for init(), a cold start in a busy machine
+SAVE_MS = 30_000  # for init()'s save of the snapshot, which follows it at once
 
-TAKE = """async (timeoutMs) => {
+TAKE = """async (saveMs) => {
   const mm = await import('./minimodel.js');
   const info = await mm.init();
   if (info.startedFrom !== 'boot') throw new Error(`Python did not boot (it started from: ${info.startedFrom})`);
   const { storedSnapshot } = await import('./runtime-cache.js');
-  const deadline = performance.now() + timeoutMs;
+  const deadline = performance.now() + saveMs;
   let stored;
   while (!(stored = await storedSnapshot(new URL('./', location.href)))) {
-    if (performance.now() > deadline) throw new Error('init() stored no snapshot in Cache Storage');
+    if (performance.now() > deadline) throw new Error(`init() stored no snapshot in Cache Storage within ${saveMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const bytes = await stored.bytes;
@@ -61,7 +62,7 @@ def take(site: Path) -> tuple[bytes, dict]:
                 page.set_default_timeout(TIMEOUT_MS)
                 page.goto(url + "lib/manifest.json")
                 try:
-                    taken = page.evaluate(TAKE, TIMEOUT_MS)
+                    taken = page.evaluate(TAKE, SAVE_MS)
                 except Exception as err:
                     raise SystemExit(f"the snapshot could not be taken: {err}\nconsole:\n" + "\n".join(console)) from None
             finally:

@@ -26,10 +26,11 @@ def libraries_at_start() -> list[str]:
 def test_the_snapshot_and_its_layout_are_shipped_and_listed(dist: Path):
     lib = dist / "lib"
     listed = json.loads((lib / "manifest.json").read_text())["files"]
-    for name in ("startup-snapshot.bin", "startup-snapshot.json"):
-        data = (lib / name).read_bytes()
+    for path in startup_snapshot.OUTPUTS:
+        data = (dist / path).read_bytes()
+        name = path.removeprefix(config.LIB)
         assert listed[name]["sha256"] == sha256(data) and listed[name]["size"] == len(data)
-    layout = json.loads((lib / "startup-snapshot.json").read_text())
+    layout = json.loads((dist / startup_snapshot.LAYOUT).read_text())
     prefixes = libraries_at_start()
     assert len(layout["libraries"]) == len(prefixes) == 4
     assert all(any(path.startswith(p) for path in layout["libraries"]) for p in prefixes)
@@ -40,8 +41,8 @@ def test_the_snapshot_and_its_layout_are_shipped_and_listed(dist: Path):
 
 
 def test_the_snapshot_is_the_packed_pages_of_its_heap_gzipped(dist: Path):
-    data = gzip.decompress((dist / "lib" / "startup-snapshot.bin").read_bytes())
-    size = json.loads((dist / "lib" / "startup-snapshot.json").read_text())["size"]
+    data = gzip.decompress((dist / startup_snapshot.SNAPSHOT).read_bytes())
+    size = json.loads((dist / startup_snapshot.LAYOUT).read_text())["size"]
     (count,) = struct.unpack_from("<I", data)
     pages = struct.unpack_from(f"<{count}I", data, 4)
     last = -(-size // PAGE_SIZE) - 1

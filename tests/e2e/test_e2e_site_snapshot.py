@@ -10,11 +10,11 @@ import hashlib
 
 import pytest
 
-from conftest import open_app, open_blank
+from conftest import open_app, open_blank, watch_page
+from sitebuild import config, startup_snapshot
 from test_e2e_startup_cache import VISIT, check_visit, wait_for_entries
 
-SNAPSHOT = "startup-snapshot.bin"
-LAYOUT = "startup-snapshot.json"
+SNAPSHOT, LAYOUT = (name.removeprefix(config.LIB) for name in startup_snapshot.OUTPUTS)
 STR_HASH = "async () => (await import('./lib/minimodel.js')).getPyodide().runPython('hash(\"minimodel\")')"
 
 
@@ -139,5 +139,38 @@ def test_a_cached_snapshot_without_its_packages_gives_way_to_the_sites(browser, 
     assert wait_for_entries(page) == urls
     page.reload()
     check_visit(page.evaluate(VISIT, {}), from_cache=True)
+    watch.assert_clean()
+    context.close()
+
+
+STATE = """async (options) => {
+  const mm = await import('./lib/minimodel.js');
+  const info = await mm.init(options);
+  return { startedFrom: info.startedFrom, state: JSON.parse(mm.getPyodide().runPython(`
+import json, locale, os, time
+json.dumps({"tz": [time.tzname, time.timezone, time.altzone, time.daylight], "lang": os.environ["LANG"],
+            "locale": locale.getlocale(), "clock": time.strftime("%H:%M %Z", time.localtime(1e9))})`)) };
+}"""
+
+
+@pytest.mark.parametrize(("zone", "language", "offset"), [
+    ("Europe/Berlin", "de-DE", -3600), ("Australia/Sydney", "en-AU", -36000), ("Asia/Kolkata", "hi-IN", -19800)])
+def test_a_restored_interpreter_has_the_visitors_time_zone_and_language(browser, base_url, zone, language, offset):
+    """A snapshot freezes what libc read from the browser that took it (the build's: UTC,
+    en-US): a restored interpreter, the site's then this browser's, must tell the visitor's
+    time zone and language as a booted one does (offsets: the zones' standard time)."""
+    context = browser.new_context(timezone_id=zone, locale=language)
+    page = context.new_page()
+    watch = watch_page(context, page)
+    page.goto(base_url + "manifest.json")
+    site = page.evaluate(STATE, {})
+    wait_for_entries(page)
+    page.reload()
+    cached = page.evaluate(STATE, {})
+    page.reload()
+    booted = page.evaluate(STATE, {"cache": False})
+    assert [site["startedFrom"], cached["startedFrom"], booted["startedFrom"]] == ["site", "cache", "boot"]
+    assert booted["state"]["tz"][1] == offset and booted["state"]["lang"] == language.replace("-", "_") + ".UTF-8"
+    assert site["state"] == booted["state"] and cached["state"] == booted["state"]
     watch.assert_clean()
     context.close()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import LOAD_TIMEOUT_MS, open_blank
+from sitebuild import config, startup_snapshot
 
 CACHE_URLS = "async () => (await (await caches.open('minimodel-runtime')).keys()).map((r) => r.url)"
 
@@ -102,7 +103,7 @@ def check_visit(visit: dict, from_cache: bool, started: str | None = None) -> No
     assert visit["js"] == "made-by-python 200"
 
 
-SITE_SNAPSHOT_FILES = ("startup-snapshot.bin", "startup-snapshot.json")
+SITE_SNAPSHOT_FILES = [name.removeprefix(config.LIB) for name in startup_snapshot.OUTPUTS]
 
 
 def without_site_snapshot(context) -> None:
@@ -126,13 +127,14 @@ def open_page(browser, base_url: str):
     return context, page, watch
 
 
-def wait_for_entries(page, kinds: tuple[str, ...] = ("packages", "snapshot")) -> list[str]:
+def wait_for_entries(page) -> list[str]:
     """Until the first visit's save() has stored the entries (it runs after init) and
     deleted any older build's."""
     deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
     while time.monotonic() < deadline:
         urls = sorted(page.evaluate(CACHE_URLS))
-        if sorted(url.rsplit("/", 1)[-1] for url in urls) == sorted(kinds) and not any("/stale/" in url for url in urls):
+        kinds = sorted(url.rsplit("/", 1)[-1] for url in urls)
+        if kinds == ["packages", "snapshot"] and not any("/stale/" in url for url in urls):
             return urls
         page.wait_for_timeout(100)
     raise AssertionError(f"the cache entries were not stored: {urls}")

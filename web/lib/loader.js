@@ -128,8 +128,9 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     const [snapshot, cachedEntry] = cache ? await Promise.all([cache.snapshot(), cache.packages()]) : [null, null];
     // No snapshot of this browser's to restore yet: the site's, which a first visit downloads
     // while the runtime compiles (the wheels too), instead of booting Python and importing numpy.
-    const layout = await siteLayout;
-    const siteSnapshot = !(snapshot && cachedEntry) && preload && layout
+    const layout = !(snapshot && cachedEntry) && preload ? await siteLayout : null;
+    if (layout instanceof Error) console.warn(`minimodel: the site's interpreter snapshot is unusable (${layout.message}); starting afresh`);
+    const siteSnapshot = layout && !(layout instanceof Error)
       ? { layout, bytes: fetchChecked(new URL(SITE_SNAPSHOT, baseURL), manifest.files[SITE_SNAPSHOT].sha256, "manifest.json", counter.fetch).then(inflateSnapshot) }
       : null;
     if (siteSnapshot) totals.packages += sizeOf(SITE_SNAPSHOT);
@@ -359,12 +360,13 @@ async function downloadPackages(baseURL, lock, fetchCounted) {
 
 /**
  * The layout of the site's snapshot (SITE_SNAPSHOT_LAYOUT), checked against the sha256 in
- * manifest.json; null when the build made no snapshot, or, with a warning, when the layout
- * cannot be had (Python then boots). A small file: loadPyodide needs the heap's size before
- * it starts, the snapshot's 6.6 MB only once the runtime is compiled.
+ * manifest.json; null when the build made no snapshot, the error when the layout cannot be
+ * had (the caller warns, if it would have used it: Python then boots). A small file:
+ * loadPyodide needs the heap's size before it starts, the snapshot's 6.6 MB only once the
+ * runtime is compiled.
  * @param {URL} baseURL
  * @param {{ files: Record<string, { sha256: string }> }} manifest
- * @returns {Promise<SnapshotLayout | null>}
+ * @returns {Promise<SnapshotLayout | Error | null>}  never rejects
  */
 async function siteSnapshotLayout(baseURL, manifest) {
   const listed = manifest.files[SITE_SNAPSHOT_LAYOUT];
@@ -375,8 +377,7 @@ async function siteSnapshotLayout(baseURL, manifest) {
     if (!isSnapshotLayout(layout)) throw new Error(`${SITE_SNAPSHOT_LAYOUT} is not a snapshot's layout`);
     return layout;
   } catch (err) {
-    console.warn(`minimodel: the site's interpreter snapshot is unusable (${messageOf(err)}); starting afresh`);
-    return null;
+    return err instanceof Error ? err : new Error(String(err));
   }
 }
 

@@ -21,6 +21,8 @@
 //                                         count live PyProxies                 (debugStats, leak tests)
 //   _module.HEAPU8                        the wasm heap's size                 (debugStats)
 //   _api.on_fatal                         be told of a fatal error             (onFatalError)
+//   _module.__tzset_js                    Emscripten's time-zone probe, run again after a
+//                                         restore (libc runs it once per process) (startup cache)
 
 /** The Pyodide version these internals were read from (node_modules/pyodide, package.json). */
 export const WRITTEN_FOR = "0.27.7";
@@ -209,4 +211,22 @@ export function heapBytes(pyodide) {
  */
 export function onFatal(pyodide, handler) {
   if (pyodide._api) pyodide._api.on_fatal = handler;
+}
+
+/**
+ * What Emscripten's libc reads from the browser once per process, and a snapshot therefore
+ * freezes as the browser that took it had them: the time zone (libc's tzset runs its probe
+ * once; Pyodide's Python has no time.tzset) and LANG (built from navigator.languages when
+ * the environment is first read). After a restore, this writes the current time zone into
+ * libc's globals at the given addresses, with Emscripten's own probe, and returns the LANG
+ * value Emscripten would build for this browser (its getEnvStrings; a language tag that
+ * is not plain letters, digits and hyphens gives "C.UTF-8").
+ * @param {any} pyodide
+ * @param {[timezone: number, daylight: number, stdName: number, dstName: number]} addresses
+ * @returns {string}
+ */
+export function probeBrowserLocale(pyodide, addresses) {
+  pyodide._module.__tzset_js(...addresses);
+  const tag = (typeof navigator === "object" && navigator.languages && navigator.languages[0]) || "C";
+  return /^[A-Za-z0-9-]{1,35}$/.test(tag) ? `${tag.replace("-", "_")}.UTF-8` : "C.UTF-8";
 }

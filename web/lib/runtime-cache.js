@@ -10,6 +10,8 @@
 // restore is deleted and the page boots the normal way. Nothing here knows about minimodel.
 // The Pyodide internals this needs are in pyodide-adapter.js.
 
+import { probeBrowserLocale } from "./pyodide-adapter.js";
+
 /** @typedef {import("./packages.js").PackageSet} PackageSet */
 /**
  * What a snapshot restores over besides the heap: the shared libraries loaded before
@@ -221,21 +223,42 @@ function encodePackages({ packages, data }) {
 }
 
 /**
- * A restored interpreter starts with the state the snapshot froze: give it what must differ
- * per page load (a fresh random seed, the current time zone) and drop the sys.path entry
- * that loadPyodide adds once more after a restore.
+ * A restored interpreter starts with the state the snapshot froze, taken on another page
+ * (or, for the site's snapshot, in the build's browser): give it what must differ per page
+ * load (a fresh random seed, the browser's time zone and language, as a booted interpreter
+ * would have them) and drop the sys.path entry that loadPyodide adds once more after a
+ * restore.
  * @param {any} pyodide
  */
 export function refreshRestoredInterpreter(pyodide) {
+  // libc's time-zone globals (tzname points at its two name buffers), for Emscripten's probe.
+  const addresses = JSON.parse(pyodide.runPython(`
+import ctypes, json
+_libc = ctypes.CDLL(None)
+_names = (ctypes.c_void_p * 2).in_dll(_libc, "tzname")
+json.dumps([ctypes.addressof(ctypes.c_long.in_dll(_libc, "timezone")), ctypes.addressof(ctypes.c_int.in_dll(_libc, "daylight")), _names[0], _names[1]])
+`));
+  const lang = probeBrowserLocale(pyodide, addresses);
+  // time's zone attributes as CPython's time module computes them at import in Pyodide (from
+  // localtime() in January and July: init_timezone without tzname), and LC_CTYPE as Python
+  // sets it from the environment at start.
   pyodide.runPython(`
-import random, sys, time
+import locale, os, random, sys, time
 random.seed()
 if "tempfile" in sys.modules:
     sys.modules["tempfile"]._name_sequence = None
-if hasattr(time, "tzset"):
-    time.tzset()
+_year = (365 * 24 + 6) * 3600
+_jan = time.localtime(int(time.time()) // _year * _year)
+_jul = time.localtime(int(time.time()) // _year * _year + _year // 2)
+if -_jan.tm_gmtoff < -_jul.tm_gmtoff:  # daylight saving time in the southern hemisphere
+    time.timezone, time.altzone, time.tzname = -_jul.tm_gmtoff, -_jan.tm_gmtoff, (_jul.tm_zone, _jan.tm_zone)
+else:
+    time.timezone, time.altzone, time.tzname = -_jan.tm_gmtoff, -_jul.tm_gmtoff, (_jan.tm_zone, _jul.tm_zone)
+time.daylight = int(_jan.tm_gmtoff != _jul.tm_gmtoff)
+os.environ["LANG"] = "${lang}"
+locale.setlocale(locale.LC_CTYPE, "")
 while sys.path.count("") > 1:
     sys.path.remove("")
-del random, sys, time
+del _libc, _names, _year, _jan, _jul, ctypes, json, locale, os, random, sys, time
 `);
 }
