@@ -21,8 +21,9 @@
 //                                         count live PyProxies                 (debugStats, leak tests)
 //   _module.HEAPU8                        the wasm heap's size                 (debugStats)
 //   _api.on_fatal                         be told of a fatal error             (onFatalError)
-//   _module.__tzset_js                    Emscripten's time-zone probe, run again after a
-//                                         restore (libc runs it once per process) (startup cache)
+//   _module.__tzset_js, _module._timezone, _daylight, _tzname, HEAPU32
+//                                         Emscripten's time-zone probe, run again after a restore
+//                                         into libc's globals (libc runs it once) (startup cache)
 
 /** The Pyodide version these internals were read from (node_modules/pyodide, package.json). */
 export const WRITTEN_FOR = "0.27.7";
@@ -217,16 +218,17 @@ export function onFatal(pyodide, handler) {
  * What Emscripten's libc reads from the browser once per process, and a snapshot therefore
  * freezes as the browser that took it had them: the time zone (libc's tzset runs its probe
  * once; Pyodide's Python has no time.tzset) and LANG (built from navigator.languages when
- * the environment is first read). After a restore, this writes the current time zone into
- * libc's globals at the given addresses, with Emscripten's own probe, and returns the LANG
- * value Emscripten would build for this browser (its getEnvStrings; a language tag that
+ * the environment is first read). After a restore, this runs Emscripten's probe again into
+ * libc's globals (timezone, daylight, and the two names tzname points at), and returns the
+ * LANG value Emscripten would build for this browser (its getEnvStrings; a language tag that
  * is not plain letters, digits and hyphens gives "C.UTF-8").
  * @param {any} pyodide
- * @param {[timezone: number, daylight: number, stdName: number, dstName: number]} addresses
  * @returns {string}
  */
-export function probeBrowserLocale(pyodide, addresses) {
-  pyodide._module.__tzset_js(...addresses);
+export function probeBrowserLocale(pyodide) {
+  const module = pyodide._module;
+  const names = module.HEAPU32.subarray(module._tzname >>> 2, (module._tzname >>> 2) + 2);
+  module.__tzset_js(module._timezone, module._daylight, names[0], names[1]);
   const tag = (typeof navigator === "object" && navigator.languages && navigator.languages[0]) || "C";
   return /^[A-Za-z0-9-]{1,35}$/.test(tag) ? `${tag.replace("-", "_")}.UTF-8` : "C.UTF-8";
 }

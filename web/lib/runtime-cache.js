@@ -231,14 +231,7 @@ function encodePackages({ packages, data }) {
  * @param {any} pyodide
  */
 export function refreshRestoredInterpreter(pyodide) {
-  // libc's time-zone globals (tzname points at its two name buffers), for Emscripten's probe.
-  const addresses = JSON.parse(pyodide.runPython(`
-import ctypes, json
-_libc = ctypes.CDLL(None)
-_names = (ctypes.c_void_p * 2).in_dll(_libc, "tzname")
-json.dumps([ctypes.addressof(ctypes.c_long.in_dll(_libc, "timezone")), ctypes.addressof(ctypes.c_int.in_dll(_libc, "daylight")), _names[0], _names[1]])
-`));
-  const lang = probeBrowserLocale(pyodide, addresses);
+  const lang = probeBrowserLocale(pyodide);
   // time's zone attributes as CPython's time module computes them at import in Pyodide (from
   // localtime() in January and July: init_timezone without tzname), and LC_CTYPE as Python
   // sets it from the environment at start.
@@ -259,6 +252,6 @@ os.environ["LANG"] = "${lang}"
 locale.setlocale(locale.LC_CTYPE, "")
 while sys.path.count("") > 1:
     sys.path.remove("")
-del _libc, _names, _year, _jan, _jul, ctypes, json, locale, os, random, sys, time
+del _year, _jan, _jul, locale, os, random, sys, time
 `);
 }
