@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import posixpath
+import sys
 import threading
 import urllib.parse
 from functools import partial
@@ -124,6 +125,13 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+        # A browser that stops reading a response (a page closed or navigated away during a
+        # download, a request it aborted) is not the server's error: no traceback for it.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def make_server(

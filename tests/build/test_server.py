@@ -89,3 +89,33 @@ def test_no_directory_listing(dist, tmp_path):
 
 def test_binds_loopback_by_default(base_url):
     assert urlsplit(base_url).hostname == "127.0.0.1"
+
+
+def test_a_client_that_hangs_up_mid_download_is_not_an_error(tmp_path, capfd):
+    """A page closed during a download resets the connection: the server says nothing (it
+    printed a traceback for each), and goes on serving."""
+    import socket
+    import struct
+    import time
+
+    from static_server import start_in_thread
+
+    (tmp_path / "big.bin").write_bytes(bytes(32 << 20))
+    server, url = start_in_thread(tmp_path)
+    try:
+        host, port = urlsplit(url).hostname, urlsplit(url).port
+        for _ in range(3):
+            client = socket.create_connection((host, port))
+            client.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            client.recv(1024)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+            client.close()
+        time.sleep(1)  # the server's threads meet the reset while writing
+        (tmp_path / "small.txt").write_text("still here")
+        response, body = get(url, "/small.txt")
+        assert response.status == 200 and body == b"still here"
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "ConnectionResetError" not in err, err
