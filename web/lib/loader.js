@@ -128,9 +128,10 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     const [snapshot, cachedEntry] = cache ? await Promise.all([cache.snapshot(), cache.packages()]) : [null, null];
     // No snapshot of this browser's to restore yet: the site's, which a first visit downloads
     // while the runtime compiles (the wheels too), instead of booting Python and importing numpy.
-    const layout = !(snapshot && cachedEntry) && preload ? await siteLayout : null;
-    if (layout instanceof Error) console.warn(`minimodel: the site's interpreter snapshot is unusable (${layout.message}); starting afresh`);
-    const siteSnapshot = layout && !(layout instanceof Error)
+    const found = !(snapshot && cachedEntry) && preload ? await siteLayout : null;
+    if (found instanceof Error) console.warn(`minimodel: the site's interpreter snapshot is unusable (${found.message}); starting afresh`);
+    const layout = found instanceof Error ? null : found;
+    const siteSnapshot = layout
       ? { layout, bytes: fetchChecked(new URL(SITE_SNAPSHOT, baseURL), manifest.files[SITE_SNAPSHOT].sha256, "manifest.json", counter.fetch).then(inflateSnapshot) }
       : null;
     if (siteSnapshot) totals.packages += sizeOf(SITE_SNAPSHOT);

@@ -241,8 +241,8 @@ random.seed()
 if "tempfile" in sys.modules:
     sys.modules["tempfile"]._name_sequence = None
 _year = (365 * 24 + 6) * 3600
-_jan = time.localtime(int(time.time()) // _year * _year)
-_jul = time.localtime(int(time.time()) // _year * _year + _year // 2)
+_start = int(time.time()) // _year * _year
+_jan, _jul = time.localtime(_start), time.localtime(_start + _year // 2)
 if -_jan.tm_gmtoff < -_jul.tm_gmtoff:  # daylight saving time in the southern hemisphere
     time.timezone, time.altzone, time.tzname = -_jul.tm_gmtoff, -_jan.tm_gmtoff, (_jul.tm_zone, _jan.tm_zone)
 else:
@@ -252,6 +252,6 @@ os.environ["LANG"] = "${lang}"
 locale.setlocale(locale.LC_CTYPE, "")
 while sys.path.count("") > 1:
     sys.path.remove("")
-del _year, _jan, _jul, locale, os, random, sys, time
+del _year, _start, _jan, _jul, locale, os, random, sys, time
 `);
 }
