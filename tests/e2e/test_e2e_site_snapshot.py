@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 
 import pytest
 
@@ -79,19 +80,48 @@ def flip_middle_byte(route):
     ],
     ids=["damaged snapshot", "damaged layout", "missing snapshot"],
 )
-def test_an_unusable_site_snapshot_boots_and_keeps_a_snapshot_of_its_own(browser, base_url, file, spoil, why):
+def test_an_unusable_site_snapshot_boots_and_keeps_a_snapshot_of_its_own(browser, base_url, dist, file, spoil, why):
     context, page, watch = open_blank(browser, base_url)
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     context.route(f"**/lib/{file}", spoil)
+    progress = page.evaluate(
+        "async () => { const seen = []; await (await import('./lib/minimodel.js')).init({ onProgress: (p) => seen.push(p) }); return seen; }"
+    )
     check_visit(page.evaluate(VISIT, {}), from_cache=False)
     assert any("site's interpreter snapshot" in w and why in w for w in warnings), warnings
+    # The progress stops counting a snapshot that will not be used: only the wheels are left.
+    manifest = json.loads((dist / "lib" / "manifest.json").read_text())["files"]
+    lock = json.loads((dist / "lib" / "pyodide-lock.json").read_text())["packages"]
+    wheels = sum(manifest[lock[name]["file_name"]]["size"] for name in ("numpy", "minimodel"))
+    packages = [e for e in progress if e["stage"] == "packages"]
+    assert packages[-1]["total"] == wheels, packages[-3:]
+    assert all(0 <= e["loaded"] <= e["total"] for e in progress)
     wait_for_entries(page)
     watch.requests.clear()
     page.reload()
     check_visit(page.evaluate(VISIT, {}), from_cache=True)  # this browser's own snapshot first
     assert not [u for u in watch.requests if u.endswith(SNAPSHOT)]
     watch.take_console_errors()  # the 404's "Failed to load resource"
+    watch.assert_clean()
+    context.close()
+
+
+def test_a_wheel_that_fails_is_the_error_not_the_snapshot(browser, base_url):
+    """On the site's snapshot's path a broken wheel makes init() reject with the wheel's
+    own error, said once: not first blamed on the snapshot, then a boot that needs the
+    same wheel."""
+    context, page, watch = open_blank(browser, base_url)
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    context.route("**/lib/numpy-*.whl", flip_middle_byte)
+    message = page.evaluate(
+        "async () => { try { await (await import('./lib/minimodel.js')).init(); } catch (e) { return e.message; } }"
+    )
+    assert "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl is not the file this site was built with" in message
+    assert not [w for w in warnings if "snapshot" in w], warnings
+    assert len([u for u in watch.requests if u.endswith("pyodide.asm.wasm")]) == 1  # no second start
+    watch.take_console_errors()  # Pyodide's own report of the failed start, if any
     watch.assert_clean()
     context.close()
 

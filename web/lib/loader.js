@@ -110,7 +110,14 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   emit();
 
   let sawWasm = false;
+  // The site's snapshot's bytes so far, taken back out of the count if it fails.
+  let siteSnapshotLoaded = 0;
+  let siteSnapshotFailed = false;
   const counter = interceptFetches(baseURL, (file, bytes) => {
+    if (file === SITE_SNAPSHOT) {
+      if (siteSnapshotFailed) return;
+      siteSnapshotLoaded += bytes;
+    }
     /** @type {Stage} */
     const stage = RUNTIME_FILES.includes(file) ? "runtime" : "packages";
     loaded[stage] += bytes;
@@ -134,7 +141,16 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     const siteSnapshot = layout
       ? { layout, bytes: fetchChecked(new URL(SITE_SNAPSHOT, baseURL), manifest.files[SITE_SNAPSHOT].sha256, "manifest.json", counter.fetch).then(inflateSnapshot) }
       : null;
-    if (siteSnapshot) totals.packages += sizeOf(SITE_SNAPSHOT);
+    if (siteSnapshot) {
+      totals.packages += sizeOf(SITE_SNAPSHOT);
+      // Python boots instead (startInterpreter warns): the progress no longer counts it.
+      siteSnapshot.bytes.catch(() => {
+        siteSnapshotFailed = true;
+        totals.packages -= sizeOf(SITE_SNAPSHOT);
+        loaded.packages -= siteSnapshotLoaded;
+        if (current === "packages") emit();
+      });
+    }
     const cached = cachedEntry
       ? cachedEntry.contents.catch((err) => {
           console.warn(`minimodel: ${err.message}; loading the packages afresh`);
@@ -264,6 +280,9 @@ async function startInterpreter(loadPyodide, options, packages, snapshot, cache,
       return { pyodide, restored: true };
     } catch (err) {
       const reason = install.failure() ?? err; // the first cause (the hook may not have run)
+      // Without its packages Python cannot boot either: that is the error, not the snapshot.
+      const unavailable = await packages.then(() => null, (/** @type {unknown} */ e) => e);
+      if (unavailable) throw unavailable;
       const which = cache ? "the cached interpreter" : `the site's interpreter snapshot (${SITE_SNAPSHOT})`;
       console.warn(`minimodel: ${which} did not restore (${messageOf(reason)}); starting afresh`);
       await cache?.drop("snapshot");
