@@ -223,7 +223,7 @@ def test_a_damaged_cache_falls_back_and_is_replaced(browser, base_url, damaged):
     page.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "info") else None)
     page.evaluate(VISIT, {})
     urls = wait_for_entries(page)
-    # Flip one byte in the middle of each chosen entry, keeping its stored digest header.
+    # Flip one byte in the middle of each chosen entry, keeping its stored checksum header.
     page.evaluate(
         """async (kinds) => {
           const cache = await caches.open('minimodel-runtime');
@@ -287,9 +287,8 @@ def test_cached_packages_that_do_not_import_are_dropped(browser, base_url):
           const core = 'numpy/_core/_multiarray_umath.cpython-312-wasm32-emscripten.so';
           const [, offset] = numpy.files.find(([path]) => path === core);
           bytes.fill(0, 4 + headerLength + offset, 4 + headerLength + offset + 8);
-          const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-          const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-          await cache.put(request, new Response(bytes, { headers: { 'x-minimodel-sha256': hex } }));
+          const { checksum } = await import('./lib/checksum.js');
+          await cache.put(request, new Response(bytes, { headers: { 'x-minimodel-checksum': checksum(bytes) } }));
         }"""
     )
     page.reload()
@@ -370,12 +369,12 @@ def test_a_snapshot_taken_over_other_libraries_is_not_restored(browser, base_url
           const request = (await cache.keys()).find((r) => r.url.endsWith('/snapshot'));
           const response = await cache.match(request);
           const layout = JSON.parse(response.headers.get('x-minimodel-layout'));
-          // As another build would store it: a consistent layout (with its own sha256).
+          // As another build would store it: a consistent layout (with its own checksum).
           const text = JSON.stringify({ ...layout, libraries: [...layout.libraries].reverse() });
-          const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+          const { checksum } = await import('./lib/checksum.js');
           const headers = new Headers(response.headers);
           headers.set('x-minimodel-layout', text);
-          headers.set('x-minimodel-layout-sha256', Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''));
+          headers.set('x-minimodel-layout-checksum', checksum(new TextEncoder().encode(text)));
           await cache.put(request, new Response(await response.arrayBuffer(), { headers }));
           return layout;
         }"""
@@ -413,7 +412,7 @@ def test_a_runtime_that_fails_before_python_starts_is_an_error_not_a_hang(browse
 
 def test_a_damaged_snapshot_layout_is_refused_and_replaced(browser, base_url):
     """The layout stored with the snapshot (its libraries, its dlopen handles) is checked by
-    its own sha256: one handle changed in it (a wrong handle would reach the wrong library
+    its own checksum: one handle changed in it (a wrong handle would reach the wrong library
     later) makes the page start the normal way and replace the snapshot."""
     context, page, watch = open_page(browser, base_url)
     warnings = []

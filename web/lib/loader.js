@@ -18,6 +18,7 @@ import {
   internalsUsable,
   loadLibrariesBeforeBoot,
   makeSnapshot,
+  preloadTimeZoneNames,
   reattachDlopenHandles,
   snapshotOption,
   takeLoaderProxies,
@@ -71,6 +72,7 @@ const LIBRARIES_AT_START = [
  */
 export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
   const loaderURL = new URL("pyodide.mjs", baseURL);
+  if (useCache) preloadTimeZoneNames(); // a restored start probes them (refreshRestoredInterpreter)
   const build = Promise.all([fetchManifest(baseURL), fetchJSON(new URL("pyodide-lock.json", baseURL))]);
   // The site's snapshot's layout (a small file) comes while the cache opens: the snapshot
   // is used when this browser has none of its own.

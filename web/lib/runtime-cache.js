@@ -10,6 +10,7 @@
 // restore is deleted and the page boots the normal way. Nothing here knows about minimodel.
 // The Pyodide internals this needs are in pyodide-adapter.js.
 
+import { checksum } from "./checksum.js";
 import { probeBrowserLocale } from "./pyodide-adapter.js";
 
 /** @typedef {import("./packages.js").PackageSet} PackageSet */
@@ -29,7 +30,7 @@ import { probeBrowserLocale } from "./pyodide-adapter.js";
  */
 
 const CACHE_NAME = "minimodel-runtime";
-const FORMAT = 3; // bump when what is stored changes meaning (3: an imported interpreter, packed)
+const FORMAT = 4; // bump when what is stored changes meaning (3: an imported interpreter, packed; 4: checksum.js)
 const RUNTIME_FILES = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"];
 
 /**
@@ -99,7 +100,7 @@ export class RuntimeCache {
     if (!response) return null;
     const text = response.headers.get(LAYOUT_HEADER) ?? "";
     let layout = null;
-    if ((await layoutDigest(text)) === response.headers.get(LAYOUT_DIGEST_HEADER)) {
+    if (layoutChecksum(text) === response.headers.get(LAYOUT_CHECKSUM_HEADER)) {
       try {
         layout = JSON.parse(text);
       } catch {
@@ -107,7 +108,7 @@ export class RuntimeCache {
       }
     }
     if (!isSnapshotLayout(layout)) {
-      console.warn("minimodel: the cached snapshot is damaged (its layout does not match the sha256 stored with it, or is incomplete); starting afresh");
+      console.warn("minimodel: the cached snapshot is damaged (its layout does not match the checksum stored with it, or is incomplete); starting afresh");
       return null;
     }
     const bytes = readChecked(response, "snapshot");
@@ -139,11 +140,11 @@ export class RuntimeCache {
    */
   async save({ snapshot, packages }) {
     try {
-      if (packages) await this.cache.put(this.url("packages"), await checkedResponse(encodePackages(packages)));
+      if (packages) await this.cache.put(this.url("packages"), checkedResponse(encodePackages(packages)));
       if (snapshot) {
         const text = JSON.stringify(snapshot.layout);
-        const layout = { [LAYOUT_HEADER]: text, [LAYOUT_DIGEST_HEADER]: await layoutDigest(text) };
-        await this.cache.put(this.url("snapshot"), await checkedResponse(snapshot.pages(), layout));
+        const layout = { [LAYOUT_HEADER]: text, [LAYOUT_CHECKSUM_HEADER]: layoutChecksum(text) };
+        await this.cache.put(this.url("snapshot"), checkedResponse(snapshot.pages(), layout));
       }
       for (const request of await this.cache.keys()) {
         if (request.url.startsWith(this.prefix) && !request.url.startsWith(this.url(""))) {
@@ -164,13 +165,13 @@ export class RuntimeCache {
   }
 }
 
-// Each entry carries the sha256 of its bytes, checked on every read (off the main thread,
-// while the runtime starts): a damaged entry is refused, never half-used.
-const DIGEST_HEADER = "x-minimodel-sha256";
-// The snapshot's SnapshotLayout, as JSON, and that text's own sha256 (the body's does not
+// Each entry carries the checksum of its bytes (checksum.js), checked on every read (while
+// the runtime starts): a damaged entry is refused, never half-used.
+const CHECKSUM_HEADER = "x-minimodel-checksum";
+// The snapshot's SnapshotLayout, as JSON, and that text's own checksum (the body's does not
 // cover it).
 const LAYOUT_HEADER = "x-minimodel-layout";
-const LAYOUT_DIGEST_HEADER = "x-minimodel-layout-sha256";
+const LAYOUT_CHECKSUM_HEADER = "x-minimodel-layout-checksum";
 
 /**
  * Whether a parsed value has a SnapshotLayout's fields (the site's snapshot has one too).
@@ -180,9 +181,9 @@ export function isSnapshotLayout(layout) {
   return Number.isSafeInteger(layout?.size) && layout.size > 0 && Array.isArray(layout.libraries) && Array.isArray(layout.dlopened);
 }
 
-/** @param {string} text  a layout's JSON @returns {Promise<string>} */
-function layoutDigest(text) {
-  return sha256Hex(new TextEncoder().encode(text));
+/** @param {string} text  a layout's JSON @returns {string} */
+function layoutChecksum(text) {
+  return checksum(new TextEncoder().encode(text));
 }
 
 /**
@@ -196,15 +197,15 @@ export async function sha256Hex(bytes) {
 }
 
 /** @param {Uint8Array<ArrayBuffer>} bytes @param {Record<string, string>} [headers] */
-async function checkedResponse(bytes, headers = {}) {
-  return new Response(bytes, { headers: { ...headers, [DIGEST_HEADER]: await sha256Hex(bytes) } });
+function checkedResponse(bytes, headers = {}) {
+  return new Response(bytes, { headers: { ...headers, [CHECKSUM_HEADER]: checksum(bytes) } });
 }
 
 /** @param {Response} response @param {string} kind */
 async function readChecked(response, kind) {
   const bytes = await response.arrayBuffer();
-  if ((await sha256Hex(bytes)) !== response.headers.get(DIGEST_HEADER)) {
-    throw new Error(`the cached ${kind} is damaged (its sha256 differs from the one stored with it)`);
+  if (checksum(bytes) !== response.headers.get(CHECKSUM_HEADER)) {
+    throw new Error(`the cached ${kind} is damaged (its checksum differs from the one stored with it)`);
   }
   return bytes;
 }
