@@ -31,6 +31,7 @@ from sitebuild import (
     package,
     runtime,
     search_sample,
+    startup_packages,
     startup_snapshot,
     types,
     webapp,
@@ -52,6 +53,7 @@ STEPS = [
     ("model", model.step),  # lib/models/all-MiniLM-L6-v2: the verified model, weights as float16
     ("bytecode", bytecode.step),  # .py -> .pyc in python_stdlib.zip and every wheel
     ("lock", lock.step),  # lib/pyodide-lock.json: the shipped packages and their sha256
+    ("packages", startup_packages.step),  # lib/startup-packages.bin: the wheels' files, unpacked, one gzip stream
     ("snapshot", startup_snapshot.step),  # lib/startup-snapshot.*: the interpreter, numpy imported, taken in Chromium
     ("demo", demo.step),  # web/demo and the trained digit classifier, at the top of dist/
     ("sample", search_sample.step),  # the search page's sample: stdlib docstrings, their passages and saved index

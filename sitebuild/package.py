@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, manifest, model, search_sample, startup_snapshot, webapp
+from . import config, manifest, model, search_sample, startup_packages, startup_snapshot, webapp
 from .common import BuildError, Site, log, sha256
 
 NOTICE = "THIRD_PARTY_LICENSES.md"
@@ -133,13 +133,15 @@ def components(site: Site) -> list[Component]:
             "minimodel (this project)", "MIT",
             (*from_web, f"{lib}*.d.ts", f"{lib}minimodel-*.whl", f"{lib}pyodide-lock.json", *manifest.OUTPUTS, f"{lib}{NOTICE}",
              NOTICE, "digits.safetensors", "digits-hidden.safetensors", webapp.SW, *webapp.ICON_FILES,
-             *startup_snapshot.OUTPUTS),
+             *startup_snapshot.OUTPUTS, startup_packages.PACKAGES),
             (ours,),
             "Our files in web/ (the JavaScript library, the demo pages, the service worker sw.js), the minimodel "
             "wheel (Python package and WebAssembly kernels compiled from kernels/minimodel_kernels.c), the files the "
             "build writes (manifests, the lock, this notice, the app icons) and the demo's trained weights. "
             "startup-snapshot.bin is the memory of the running interpreter with numpy and minimodel imported, "
-            "so it is also under the licenses of Pyodide, CPython, the Emscripten runtime and NumPy below.",
+            "so it is also under the licenses of Pyodide, CPython, the Emscripten runtime and NumPy below; "
+            "startup-packages.bin holds the installed files of the minimodel and NumPy wheels, so NumPy's files "
+            "in it are under NumPy's licenses below.",
         ),
         Component(
             f"Pyodide {version}", "MPL-2.0",
@@ -169,7 +171,7 @@ def components(site: Site) -> list[Component]:
         ),
         Component(
             f"NumPy ({numpy_name})", "BSD-3-Clause",
-            (f"{lib}{numpy_name}", startup_snapshot.SNAPSHOT),
+            (f"{lib}{numpy_name}", startup_snapshot.SNAPSHOT, startup_packages.PACKAGES),
             wheel_license_texts(numpy_name, numpy),
             "The official Pyodide build, compiled to bytecode here. The texts are every license file the wheel "
             "carries (NumPy's, and those of code it includes: numpy.random's generators, numpy.ma).",

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from . import config, manifest
-from .common import BuildError, Site, log, sha256
+from .common import BuildError, Site, keep, log, sha256
 
 SNAPSHOT = config.LIB + "startup-snapshot.bin"
 LAYOUT = config.LIB + "startup-snapshot.json"
@@ -88,13 +88,6 @@ def take(site: Site) -> tuple[bytes, bytes]:
         if process.returncode != 0:
             raise BuildError(f"taking the interpreter snapshot in Chromium failed:\n{stderr.strip()[-4000:]}")
         return out_bin.read_bytes(), out_json.read_bytes()
-
-
-def keep(path: Path, data: bytes) -> None:
-    """Write a cache file whole or not at all (another build may be reading the folder)."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def step(site: Site) -> None:

@@ -143,5 +143,5 @@ def test_dist_is_what_the_steps_assemble(dist):
     on_disk = {p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()}
     assert set(site.files) == on_disk
     assert [name for name, _ in build.STEPS] == [
-        "library", "types", "runtime", "wheels", "kernels", "minimodel", "model", "bytecode", "lock", "snapshot", "demo", "sample",
+        "library", "types", "runtime", "wheels", "kernels", "minimodel", "model", "bytecode", "lock", "packages", "snapshot", "demo", "sample",
         "webapp", "package", "offline", "manifest"]

@@ -42,6 +42,12 @@ def test_tampered_wheel_makes_init_reject_with_a_clear_message(browser, base_url
         body[len(body) // 2] ^= 0xFF
         route.fulfill(status=200, body=bytes(body), content_type="application/zip")
 
+    def spoil(route):  # the site's unpacked packages, so that the wheels are used
+        body = bytearray(route.fetch().body())
+        body[len(body) // 2] ^= 0xFF
+        route.fulfill(status=200, body=bytes(body))
+
+    page.route("**/lib/startup-packages.bin", spoil)
     page.route("**/numpy-*.whl", tamper)
     start = time.monotonic()
     page.goto(base_url)

@@ -12,10 +12,11 @@ import json
 import pytest
 
 from conftest import open_app, open_blank, watch_page
-from sitebuild import config, startup_snapshot
+from sitebuild import config, startup_packages, startup_snapshot
 from test_e2e_startup_cache import VISIT, check_visit, wait_for_entries
 
 SNAPSHOT, LAYOUT = (name.removeprefix(config.LIB) for name in startup_snapshot.OUTPUTS)
+SITE_PACKAGES = startup_packages.PACKAGES.removeprefix(config.LIB)
 STR_HASH = "async () => (await import('./lib/minimodel.js')).getPyodide().runPython('hash(\"minimodel\")')"
 
 
@@ -24,12 +25,7 @@ def test_a_first_visit_restores_the_sites_snapshot_with_the_same_numbers(browser
     first = page.evaluate(VISIT, {})
     check_visit(first, from_cache=False, started="site")
     fetched = sorted(u.rsplit("/", 1)[-1] for u in watch.requests if "/lib/" in u and u.endswith((".whl", ".bin", LAYOUT)))
-    assert fetched == [
-        "minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl",
-        "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
-        SNAPSHOT,
-        LAYOUT,
-    ]
+    assert fetched == sorted([SITE_PACKAGES, SNAPSHOT, LAYOUT])  # no wheel: the packages come unpacked
     # The packages and the site's snapshot, inflated, are kept in this browser's cache.
     wait_for_entries(page)
     stored = page.evaluate(
@@ -47,7 +43,7 @@ def test_a_first_visit_restores_the_sites_snapshot_with_the_same_numbers(browser
     page.reload()
     repeat = page.evaluate(VISIT, {})
     check_visit(repeat, from_cache=True)
-    assert not [u for u in watch.requests if u.endswith((".whl", SNAPSHOT))]  # both came from the cache
+    assert not [u for u in watch.requests if u.endswith((".whl", ".bin"))]  # both came from the cache
     assert repeat["y"] == first["y"] and repeat["cos"] == first["cos"]
     assert repeat["stats"]["liveProxies"] == first["stats"]["liveProxies"]
     assert first["random"] != repeat["random"]  # seeded afresh on each page
@@ -72,6 +68,19 @@ def flip_middle_byte(route):
     route.fulfill(response=response, body=bytes(body))
 
 
+def first_visit_spoiling(browser, base_url, file: str, spoil):
+    """A first visit with one file of lib/ spoilt: the context, the page, its watch, the
+    console warnings (kept coming) and init()'s progress events."""
+    context, page, watch = open_blank(browser, base_url)
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    context.route(f"**/lib/{file}", spoil)
+    progress = page.evaluate(
+        "async () => { const seen = []; await (await import('./lib/minimodel.js')).init({ onProgress: (p) => seen.push(p) }); return seen; }"
+    )
+    return context, page, watch, warnings, progress
+
+
 @pytest.mark.parametrize(
     ("file", "spoil", "why"),
     [
@@ -82,27 +91,45 @@ def flip_middle_byte(route):
     ids=["damaged snapshot", "damaged layout", "missing snapshot"],
 )
 def test_an_unusable_site_snapshot_boots_and_keeps_a_snapshot_of_its_own(browser, base_url, dist, file, spoil, why):
-    context, page, watch = open_blank(browser, base_url)
-    warnings = []
-    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
-    context.route(f"**/lib/{file}", spoil)
-    progress = page.evaluate(
-        "async () => { const seen = []; await (await import('./lib/minimodel.js')).init({ onProgress: (p) => seen.push(p) }); return seen; }"
-    )
+    context, page, watch, warnings, progress = first_visit_spoiling(browser, base_url, file, spoil)
     check_visit(page.evaluate(VISIT, {}), from_cache=False)
     assert any("site's interpreter snapshot" in w and why in w for w in warnings), warnings
-    # The progress stops counting a snapshot that will not be used: only the wheels are left.
+    # The progress stops counting a snapshot that will not be used: only the packages are left.
     manifest = json.loads((dist / "lib" / "manifest.json").read_text())["files"]
-    lock = json.loads((dist / "lib" / "pyodide-lock.json").read_text())["packages"]
-    wheels = sum(manifest[lock[name]["file_name"]]["size"] for name in ("numpy", "minimodel"))
     packages = [e for e in progress if e["stage"] == "packages"]
-    assert packages[-1]["total"] == wheels, packages[-3:]
+    assert packages[-1]["total"] == manifest[SITE_PACKAGES]["size"], packages[-3:]
     assert all(0 <= e["loaded"] <= e["total"] for e in progress)
     wait_for_entries(page)
     watch.requests.clear()
     page.reload()
     check_visit(page.evaluate(VISIT, {}), from_cache=True)  # this browser's own snapshot first
     assert not [u for u in watch.requests if u.endswith(SNAPSHOT)]
+    watch.take_console_errors()  # the 404's "Failed to load resource"
+    watch.assert_clean()
+    context.close()
+
+
+@pytest.mark.parametrize("spoil", [flip_middle_byte, lambda route: route.fulfill(status=404, body="gone")],
+                         ids=["damaged", "missing"])
+def test_unusable_site_packages_give_way_to_the_wheels(browser, base_url, dist, spoil):
+    """The site's unpacked packages damaged or missing: a warning, the wheels are fetched and
+    unpacked instead, and the site's snapshot restores over their files all the same."""
+    context, page, watch, warnings, progress = first_visit_spoiling(browser, base_url, SITE_PACKAGES, spoil)
+    first = page.evaluate(VISIT, {})
+    check_visit(first, from_cache=False, started="site")
+    assert any("site's unpacked packages are unusable" in w for w in warnings), warnings
+    fetched = sorted(u.rsplit("/", 1)[-1] for u in watch.requests if u.endswith(".whl"))
+    assert fetched == ["minimodel-0.1.0-py3-none-pyodide_2024_0_wasm32.whl", "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl"]
+    # The progress counts the wheels and the snapshot, not the file given up.
+    manifest = json.loads((dist / "lib" / "manifest.json").read_text())["files"]
+    expected = sum(manifest[name]["size"] for name in [*fetched, SNAPSHOT])
+    assert [e for e in progress if e["stage"] == "packages"][-1]["total"] == expected
+    assert all(0 <= e["loaded"] <= e["total"] for e in progress)
+    wait_for_entries(page)
+    page.reload()
+    repeat = page.evaluate(VISIT, {})
+    check_visit(repeat, from_cache=True)
+    assert repeat["y"] == first["y"] and repeat["cos"] == first["cos"]
     watch.take_console_errors()  # the 404's "Failed to load resource"
     watch.assert_clean()
     context.close()
@@ -115,12 +142,14 @@ def test_a_wheel_that_fails_is_the_error_not_the_snapshot(browser, base_url):
     context, page, watch = open_blank(browser, base_url)
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    context.route(f"**/lib/{SITE_PACKAGES}", lambda route: route.fulfill(status=404, body="gone"))  # so the wheels are used
     context.route("**/lib/numpy-*.whl", flip_middle_byte)
     message = page.evaluate(
         "async () => { try { await (await import('./lib/minimodel.js')).init(); } catch (e) { return e.message; } }"
     )
     assert "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl is not the file this site was built with" in message
     assert not [w for w in warnings if "snapshot" in w], warnings
+    assert [w for w in warnings if "unpacked packages" in w]  # said once, and the wheels tried
     assert len([u for u in watch.requests if u.endswith("pyodide.asm.wasm")]) == 1  # no second start
     watch.take_console_errors()  # Pyodide's own report of the failed start, if any
     watch.assert_clean()

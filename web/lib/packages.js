@@ -1,5 +1,6 @@
-// The installed files of the Python packages, as one buffer: what a first visit unpacks
-// from the wheels, what the startup cache stores, and what is written into site-packages
+// The installed files of the Python packages, as one buffer: what the wheels unpack to (in
+// the build, for the site's lib/startup-packages.bin, and in a first visit that falls back
+// to the wheels), what the startup cache stores, and what is written into site-packages
 // before Python starts (loader.js), with the shared libraries Pyodide would load.
 
 import { unzip } from "./wheel.js";
@@ -131,4 +132,40 @@ export function writePackages(FS, sitePackages, { packages, data }) {
       FS.writeFile(full, data.subarray(offset, offset + length), { canOwn: true });
     }
   }
+}
+
+/**
+ * A PackageSet as one buffer: a 4-byte header length (little-endian), the JSON header (the
+ * packages), the files' bytes. The startup cache stores this, and the site ships it
+ * gzip-compressed (lib/startup-packages.bin, made by the build with this function).
+ * @param {PackageSet} set
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+export function encodePackageSet({ packages, data }) {
+  const header = new TextEncoder().encode(JSON.stringify({ packages }));
+  const out = new Uint8Array(4 + header.length + data.length);
+  new DataView(out.buffer).setUint32(0, header.length, true);
+  out.set(header, 4);
+  out.set(data, 4 + header.length);
+  return out;
+}
+
+/**
+ * The PackageSet encodePackageSet wrote (its data a view of `buffer`, no copy). Throws if
+ * the buffer is not one: its checksum or sha256 has been checked by then, so only a buggy
+ * writer gets here.
+ * @param {ArrayBuffer} buffer
+ * @returns {PackageSet}
+ */
+export function decodePackageSet(buffer) {
+  const bytes = new Uint8Array(buffer);
+  const headerLength = buffer.byteLength >= 4 ? new DataView(buffer).getUint32(0, true) : Infinity;
+  if (4 + headerLength > bytes.length) throw new Error("not a package set: its header is cut short");
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)));
+  const data = bytes.subarray(4 + headerLength);
+  const fits = (/** @type {any} */ f) => Array.isArray(f) && typeof f[0] === "string" && Number.isSafeInteger(f[1]) && Number.isSafeInteger(f[2]) && f[1] >= 0 && f[2] >= 0 && f[1] + f[2] <= data.length;
+  const valid = Array.isArray(header?.packages) && header.packages.every((/** @type {any} */ p) =>
+    typeof p?.name === "string" && typeof p.fileName === "string" && Array.isArray(p.files) && p.files.every(fits) && Array.isArray(p.dynlibs));
+  if (!valid) throw new Error("not a package set: its header does not list packages and files within it");
+  return { packages: header.packages, data };
 }

@@ -11,6 +11,7 @@
 // The Pyodide internals this needs are in pyodide-adapter.js.
 
 import { checksum } from "./checksum.js";
+import { decodePackageSet, encodePackageSet } from "./packages.js";
 import { probeBrowserLocale } from "./pyodide-adapter.js";
 
 /** @typedef {import("./packages.js").PackageSet} PackageSet */
@@ -124,12 +125,7 @@ export class RuntimeCache {
   async packages() {
     const response = await this.cache.match(this.url("packages")).catch(() => undefined);
     if (!response) return null;
-    const contents = readChecked(response, "packages").then((buffer) => {
-      const bytes = new Uint8Array(buffer);
-      const headerLength = new DataView(buffer).getUint32(0, true);
-      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)));
-      return { packages: header.packages, data: bytes.subarray(4 + headerLength) };
-    });
+    const contents = readChecked(response, "packages").then(decodePackageSet);
     contents.catch(() => {}); // the loader reports it, once it awaits the contents
     return { contents };
   }
@@ -140,7 +136,7 @@ export class RuntimeCache {
    */
   async save({ snapshot, packages }) {
     try {
-      if (packages) await this.cache.put(this.url("packages"), checkedResponse(encodePackages(packages)));
+      if (packages) await this.cache.put(this.url("packages"), checkedResponse(encodePackageSet(packages)));
       if (snapshot) {
         const text = JSON.stringify(snapshot.layout);
         const layout = { [LAYOUT_HEADER]: text, [LAYOUT_CHECKSUM_HEADER]: layoutChecksum(text) };
@@ -208,19 +204,6 @@ async function readChecked(response, kind) {
     throw new Error(`the cached ${kind} is damaged (its checksum differs from the one stored with it)`);
   }
   return bytes;
-}
-
-/**
- * A PackageSet as one buffer: a 4-byte header length, the JSON header, the files' bytes.
- * @param {PackageSet} set
- */
-function encodePackages({ packages, data }) {
-  const header = new TextEncoder().encode(JSON.stringify({ packages }));
-  const out = new Uint8Array(4 + header.length + data.length);
-  new DataView(out.buffer).setUint32(0, header.length, true);
-  out.set(header, 4);
-  out.set(data, 4 + header.length);
-  return out;
 }
 
 /**
