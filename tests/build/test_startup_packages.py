@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -45,3 +46,11 @@ def test_the_packages_are_the_wheels_files(dist: Path):
         assert package["dynlibs"] == [p for p, _ in expected if p.endswith("-wasm32-emscripten.so") or p.endswith("libminimodel_kernels.so")]
     assert end == len(data)
     assert len(packages[0]["dynlibs"]) > 10 and packages[1]["dynlibs"] == ["minimodel/libminimodel_kernels.so"]
+
+
+def test_the_build_unpacks_the_packages_the_loader_installs():
+    """NAMES (the build) and PACKAGES (web/lib/loader.js, their one definition for the page)
+    must agree, or every first visit would fall back to the wheels."""
+    source = (config.WEB / "lib" / "loader.js").read_text(encoding="utf-8")
+    loader = re.findall(r'"([^"]+)"', re.search(r"const PACKAGES = \[(.*?)\];", source).group(1))
+    assert startup_packages.NAMES == loader

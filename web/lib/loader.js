@@ -155,7 +155,7 @@ export async function loadRuntime(baseURL, report, { useCache = true } = {}) {
     if (found instanceof Error) console.warn(`minimodel: the site's interpreter snapshot is unusable (${found.message}); starting afresh`);
     const layout = found instanceof Error ? null : found;
     const siteSnapshot = layout
-      ? { layout, bytes: fetchChecked(new URL(SITE_SNAPSHOT, baseURL), manifest.files[SITE_SNAPSHOT].sha256, "manifest.json", counter.fetch).then(inflateSnapshot) }
+      ? { layout, bytes: fetchSiteFile(baseURL, SITE_SNAPSHOT, manifest, counter.fetch) }
       : null;
     if (siteSnapshot) {
       progress.expect(SITE_SNAPSHOT);
@@ -389,18 +389,10 @@ function importModules(pyodide) {
  * @returns {Promise<PackageSet>}
  */
 async function downloadPackages(baseURL, manifest, lock, fetchCounted, progress) {
-  const listed = manifest.files[SITE_PACKAGES];
-  if (listed) {
+  if (manifest.files[SITE_PACKAGES]) {
     progress.expect(SITE_PACKAGES);
     try {
-      const packed = await fetchChecked(new URL(SITE_PACKAGES, baseURL), listed.sha256, "manifest.json", fetchCounted);
-      let buffer;
-      try {
-        buffer = (await inflate(packed, "gzip")).buffer;
-      } catch (err) {
-        throw new Error(`${SITE_PACKAGES} does not inflate: ${messageOf(err)}`);
-      }
-      const set = decodePackageSet(buffer);
+      const set = decodePackageSet(await fetchSiteFile(baseURL, SITE_PACKAGES, manifest, fetchCounted));
       const names = set.packages.map((pkg) => `${pkg.name} ${pkg.fileName}`).join(", ");
       const expected = PACKAGES.map((name) => `${name} ${lock.packages[name].file_name}`).join(", ");
       if (names !== expected) throw new Error(`${SITE_PACKAGES} holds ${names}, not ${expected}`);
@@ -470,12 +462,20 @@ async function fetchChecked(url, expected, listedIn, fetchWith) {
   return bytes;
 }
 
-/** @param {ArrayBuffer} compressed  the site's snapshot, as shipped @returns {Promise<ArrayBuffer>} */
-async function inflateSnapshot(compressed) {
+/**
+ * A gzip-compressed file the build made (the site's snapshot, its unpacked packages), checked
+ * against the sha256 manifest.json gives it, inflated.
+ * @param {URL} baseURL @param {string} name
+ * @param {{ files: Record<string, { sha256: string }> }} manifest
+ * @param {(input: RequestInfo | URL, init?: RequestInit) => Promise<Response>} fetchWith
+ * @returns {Promise<ArrayBuffer>}
+ */
+async function fetchSiteFile(baseURL, name, manifest, fetchWith) {
+  const packed = await fetchChecked(new URL(name, baseURL), manifest.files[name].sha256, "manifest.json", fetchWith);
   try {
-    return (await inflate(compressed, "gzip")).buffer;
+    return (await inflate(packed, "gzip")).buffer;
   } catch (err) {
-    throw new Error(`${SITE_SNAPSHOT} does not inflate: ${messageOf(err)}`);
+    throw new Error(`${name} does not inflate: ${messageOf(err)}`);
   }
 }
 
