@@ -44,7 +44,7 @@ ROOT: Path = config.ROOT
 DIST: Path = config.DIST
 
 STEPS = [
-    ("library", library.step),  # web/lib -> lib/, as it is
+    ("library", library.step),  # web/lib -> lib/minimodel.js and lib/worker.js, each bundled (rolldown)
     ("types", types.step),  # lib/*.d.ts generated from web/lib's JSDoc by tsc
     ("runtime", runtime.step),  # pinned npm Pyodide files, pyodide.mjs patched; the official lock
     ("wheels", wheels.step),  # numpy, micropip, packaging: cache / CDN / PyPI, sha256-checked

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,8 +67,8 @@ def browser_missing() -> str | None:
 
 
 def take(site: Site) -> tuple[bytes, bytes]:
-    """Serve the library (and its manifest) from a temporary folder and take the snapshot:
-    its packed pages and its layout's JSON."""
+    """Serve the library (with its manifest, and web/lib's modules for the tool) from a temporary
+    folder and take the snapshot: its packed pages and its layout's JSON."""
     files = inputs(site)
     lib_manifest = manifest.render(files, site.provenance, site.pyodide_version, config.LIB)
     with tempfile.TemporaryDirectory(prefix="minimodel-snapshot-") as tmp:
@@ -75,6 +76,7 @@ def take(site: Site) -> tuple[bytes, bytes]:
         for rel, data in {**files, config.LIB + "manifest.json": lib_manifest}.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
+        shutil.copytree(config.WEB / "lib", root / "src")  # the tool reads the entry with runtime-cache.js
         out_bin, out_json = root / "snapshot.bin", root / "snapshot.json"
         # A process group of its own, so that a timeout also ends the browser it started.
         process = subprocess.Popen([sys.executable, str(TOOL), tmp, str(out_bin), str(out_json)],

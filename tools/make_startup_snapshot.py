@@ -3,7 +3,9 @@ a process of its own, so that it works from a caller that drives Playwright itse
 
     python tools/make_startup_snapshot.py SITE_DIR OUT_BIN OUT_JSON
 
-SITE_DIR holds lib/ (the library, its manifest.json included). It is served on loopback and
+SITE_DIR holds lib/ (the library, its manifest.json included) and src/ (web/lib's modules,
+which the bundled library holds but does not export: runtime-cache.js reads the entry back).
+It is served on loopback and
 opened in headless Chromium, where init() boots Python the normal way and stores the snapshot
 of the interpreter with numpy and minimodel imported in Cache Storage, as every first visit
 does; that entry is read back (checked, as a repeat visit reads it) and written out: its
@@ -29,7 +31,7 @@ TAKE = """async (saveMs) => {
   const mm = await import('./minimodel.js');
   const info = await mm.init();
   if (info.startedFrom !== 'boot') throw new Error(`Python did not boot (it started from: ${info.startedFrom})`);
-  const { storedSnapshot } = await import('./runtime-cache.js');
+  const { storedSnapshot } = await import('../src/runtime-cache.js');
   const deadline = performance.now() + saveMs;
   let stored;
   while (!(stored = await storedSnapshot(new URL('./', location.href)))) {

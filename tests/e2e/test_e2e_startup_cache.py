@@ -107,6 +107,14 @@ SITE_SNAPSHOT_FILES = [name.removeprefix(config.LIB) for name in startup_snapsho
 SITE_PACKAGES = startup_packages.PACKAGES.removeprefix(config.LIB)
 
 
+def serve_checksum_module(page) -> None:
+    """Let the page import web/lib/checksum.js (which has no imports) as ./test-only/checksum.js,
+    to store an entry as another build would: the shipped library bundles it without
+    exporting it."""
+    source = (config.WEB / "lib" / "checksum.js").read_text(encoding="utf-8")
+    page.route("**/test-only/checksum.js", lambda route: route.fulfill(body=source, content_type="text/javascript"))
+
+
 def without_site_snapshot(context) -> None:
     """Serve this context the library's manifest without the site's snapshot, as a build
     without Chromium writes it."""
@@ -271,6 +279,7 @@ def test_cached_packages_that_do_not_import_are_dropped(browser, base_url):
     but it loads the shared libraries: numpy's core library without its wasm header makes
     the snapshot unusable, then the plain boot fails to import numpy."""
     context, page, watch = open_page(browser, base_url)
+    serve_checksum_module(page)
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     page.evaluate(VISIT, {})
@@ -286,7 +295,7 @@ def test_cached_packages_that_do_not_import_are_dropped(browser, base_url):
           const core = 'numpy/_core/_multiarray_umath.cpython-312-wasm32-emscripten.so';
           const [, offset] = numpy.files.find(([path]) => path === core);
           bytes.fill(0, 4 + headerLength + offset, 4 + headerLength + offset + 8);
-          const { checksum } = await import('./lib/checksum.js');
+          const { checksum } = await import('./test-only/checksum.js');
           await cache.put(request, new Response(bytes, { headers: { 'x-minimodel-checksum': checksum(bytes) } }));
         }"""
     )
@@ -358,6 +367,7 @@ def test_a_snapshot_taken_over_other_libraries_is_not_restored(browser, base_url
     order (another build of the library code could load others with the same wheels):
     otherwise it is refused before the heap is restored, and replaced."""
     context, page, watch = open_page(browser, base_url)
+    serve_checksum_module(page)
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     page.evaluate(VISIT, {})
@@ -370,7 +380,7 @@ def test_a_snapshot_taken_over_other_libraries_is_not_restored(browser, base_url
           const layout = JSON.parse(response.headers.get('x-minimodel-layout'));
           // As another build would store it: a consistent layout (with its own checksum).
           const text = JSON.stringify({ ...layout, libraries: [...layout.libraries].reverse() });
-          const { checksum } = await import('./lib/checksum.js');
+          const { checksum } = await import('./test-only/checksum.js');
           const headers = new Headers(response.headers);
           headers.set('x-minimodel-layout', text);
           headers.set('x-minimodel-layout-checksum', checksum(new TextEncoder().encode(text)));
