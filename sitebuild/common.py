@@ -1,8 +1,9 @@
-"""What every step shares: the Site being assembled, BuildError, log, sha256."""
+"""What every step shares: the Site being assembled, BuildError, log, sha256, keep, npm_tool_version."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,17 @@ def log(message: str) -> None:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def npm_tool_version(package: str) -> str:
+    """The version of an npm build tool in node_modules (package.json pins it), or BuildError."""
+    from . import config  # here: config imports this module
+
+    manifest = config.ROOT / "node_modules" / package / "package.json"
+    try:
+        return json.loads(manifest.read_text())["version"]
+    except (OSError, ValueError, KeyError) as err:
+        raise BuildError(f"{package} is not installed ({err}); run `npm ci` (./dev.sh does)") from err
 
 
 def keep(path: Path, data: bytes) -> None:

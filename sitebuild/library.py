@@ -18,19 +18,11 @@ import tempfile
 from pathlib import Path
 
 from . import config
-from .common import BuildError, Site, keep, log, sha256
+from .common import BuildError, Site, keep, log, npm_tool_version, sha256
 
 TOOL = config.ROOT / "tools" / "bundle_library.mjs"
 ENTRIES = ["minimodel.js", "worker.js"]
 CACHE_DIR = config.CACHE / "library"
-
-
-def bundler_version() -> str:
-    package = config.ROOT / "node_modules" / "rolldown" / "package.json"
-    try:
-        return json.loads(package.read_text())["version"]
-    except (OSError, ValueError, KeyError) as err:
-        raise BuildError(f"rolldown is not installed ({err}); run `npm ci` (./dev.sh does)") from err
 
 
 def sources() -> list[Path]:
@@ -55,7 +47,7 @@ def bundle(version: str) -> dict[str, bytes]:
 
 
 def step(site: Site) -> None:
-    version = bundler_version()
+    version = npm_tool_version("rolldown")
     parts = [f"rolldown {version}"] + [f"{path.name} {sha256(path.read_bytes())}" for path in [TOOL, *sources()]]
     cached = CACHE_DIR / f"{sha256(chr(10).join(parts).encode())[:16]}.json"
     if cached.exists():

@@ -6,14 +6,13 @@ and the compiler's version, so a build where nothing changed does not run tsc.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from . import config
-from .common import BuildError, Site, log, sha256
+from .common import BuildError, Site, log, npm_tool_version, sha256
 
 TSC = config.ROOT / "node_modules" / ".bin" / "tsc"
 TSCONFIGS = [config.ROOT / "tsconfig.json", config.ROOT / "tsconfig.types.json"]
@@ -21,11 +20,7 @@ CACHE = config.CACHE / "types"
 
 
 def compiler_version() -> str:
-    package = config.ROOT / "node_modules" / "typescript" / "package.json"
-    try:
-        return json.loads(package.read_text())["version"]
-    except (OSError, ValueError, KeyError) as err:
-        raise BuildError(f"TypeScript is not installed ({err}); run `npm ci` (./dev.sh does)") from err
+    return npm_tool_version("typescript")
 
 
 def cache_key(sources: list[Path], version: str) -> str:

@@ -443,3 +443,33 @@ def test_a_damaged_snapshot_layout_is_refused_and_replaced(browser, base_url):
     starts_afresh_then_from_the_replaced_entries(page, warnings, "the cached snapshot is damaged (its layout", urls)
     watch.assert_clean()
     context.close()
+
+
+def test_a_start_counts_its_own_proxies_and_leaves_the_stack_trace_limit(browser, base_url):
+    """init() makes the bridge's proxies with Pyodide's allocation tracing on but their stacks
+    left empty (pyodide-adapter.js withoutAllocationStacks): they are counted all the same,
+    and the page's Error.stackTraceLimit is what it was, for every start."""
+    context, page, watch = open_blank(browser, base_url)
+    probe = """async () => {
+      Error.stackTraceLimit = 37;
+      const mm = await import('./lib/minimodel.js');
+      const info = await mm.init();
+      const live = mm.debugStats().liveProxies;
+      const model = new mm.MiniModel(4, 2);
+      const withModel = mm.debugStats().liveProxies;
+      model.dispose();
+      const frames = (function deep(n) { return n ? deep(n - 1) : new Error('x').stack.split('\\n').length - 1; })(60);
+      return { startedFrom: info.startedFrom, limit: Error.stackTraceLimit, frames, live, withModel, after: mm.debugStats().liveProxies };
+    }"""
+    first = page.evaluate(probe)
+    wait_for_entries(page)
+    page.reload()
+    repeat = page.evaluate(probe)
+    assert [first["startedFrom"], repeat["startedFrom"]] == ["site", "cache"]
+    for got in (first, repeat):
+        assert got["limit"] == 37 and got["frames"] == 37
+        assert got["live"] >= 10  # the bridge module and the functions the library keeps
+        assert got["withModel"] > got["live"] and got["after"] == got["live"]  # a model's proxies, then none
+    assert repeat["live"] == first["live"]
+    watch.assert_clean()
+    context.close()

@@ -7,7 +7,7 @@
 
 import { loadRuntime } from "./loader.js";
 import { KERNEL_CHOICES, resolveKernels } from "./features.js";
-import { heapBytes, liveProxies, loadSideModule, onFatal, trackProxies } from "./pyodide-adapter.js";
+import { heapBytes, liveProxies, loadSideModule, onFatal, trackProxies, withoutAllocationStacks } from "./pyodide-adapter.js";
 import { describe, libraryFolder } from "./validate.js";
 
 /** @typedef {import("./loader.js").Progress} Progress */
@@ -136,7 +136,23 @@ function report(progress) {
 async function start(useCache, folder, build) {
   const { pyodide, startedFrom } = await loadRuntime(folder, report, { useCache });
   trackProxies(pyodide);
-  // The module proxy and the attribute proxies borrowed from it live for the session.
+  const state = withoutAllocationStacks(() => session(pyodide, startedFrom, folder));
+  await switchKernels(state, build);
+  // Pyodide calls this when the interpreter can no longer be trusted (a wasm trap, an
+  // abort): from then on every call fails clearly until init() starts a new runtime.
+  onFatal(pyodide, (/** @type {unknown} */ error) => markFatal(state, error));
+  runtime = state;
+  crash = null;
+  return state.info;
+}
+
+/**
+ * The session's state: the bridge module, the Python functions the library calls and the
+ * two shared buffers. Their proxies live as long as the runtime.
+ * @param {any} pyodide @param {import("./loader.js").StartedFrom} startedFrom @param {URL} folder
+ * @returns {Runtime}
+ */
+function session(pyodide, startedFrom, folder) {
   const bridge = pyodide.pyimport("minimodel.jsbridge");
   const names = ["ModelSession", "IndexSession", "TextSession", "cosine_scratch", "normalize_scratch", "softmax_scratch",
     "kernels_active", "kernel_build", "kernel_path", "use_kernels"];
@@ -166,13 +182,7 @@ async function start(useCache, folder, build) {
       kernelBuild: py.kernel_build(),
     },
   };
-  await switchKernels(state, build);
-  // Pyodide calls this when the interpreter can no longer be trusted (a wasm trap, an
-  // abort): from then on every call fails clearly until init() starts a new runtime.
-  onFatal(pyodide, (/** @type {unknown} */ error) => markFatal(state, error));
-  runtime = state;
-  crash = null;
-  return state.info;
+  return state;
 }
 
 /**
