@@ -2,9 +2,10 @@
 
 tools/bundle_library.mjs bundles each entry point (minimodel.js, which pages import; worker.js,
 which createWorker() starts) with every module it imports into one ES module (not minified),
-using rolldown (npm, pinned in package.json). A page then fetches one
-file where it followed web/lib's imports five levels deep: 70-90 ms of every start on the
-loopback server (README "Where a start goes"), and a round trip per level on a real network.
+using rolldown (npm, pinned in package.json). A page then fetches one file where it followed
+web/lib's imports five levels deep: first and repeat visits were 20-125 ms faster in two
+interleaved A/Bs on the loopback server (README, W5), and each level is a round trip on a
+real network.
 The bundles are kept in .cache/library/ under the sha256 of the sources, the tool and
 rolldown's version, so a build where nothing changed does not run Node.
 """

@@ -195,7 +195,7 @@ export function trackProxies(pyodide) {
  * Run `make` while Pyodide's allocation tracing records an empty stack for each PyProxy
  * made: for the library's own proxies, made at every start. The tracing formats a new
  * proxy's stack at once (`Error().stack`), for which V8 first collects the source positions
- * of the pyodide.asm.js functions on it. The start's bridge setup (27 proxies) took 18-25 ms
+ * of the pyodide.asm.js functions on it. The start's bridge setup (some 20 proxies) took 18-25 ms
  * with full stacks, 14-16 ms with empty ones, 4-6 ms with no tracing at all (medians of ten
  * new Chromium profiles each, first and repeat visits, driven by Playwright; the rest of the
  * gap is not explained). The count stays exact; only those proxies' allocation sites, which
@@ -212,7 +212,8 @@ export function withoutAllocationStacks(make) {
   try {
     return make();
   } finally {
-    errors.stackTraceLimit = limit;
+    if (limit === undefined) delete errors.stackTraceLimit; // an engine without it
+    else errors.stackTraceLimit = limit;
   }
 }
 
