@@ -104,6 +104,23 @@ class Watch:
         assert not problems, "\n".join(problems)
 
 
+def closing_safe(handler):
+    """A route handler that fetches the real response (route.fetch) is cut off when its context
+    closes at a test's end while a request is in flight (a service worker's, say), and its
+    error would surface in the next test's first Playwright call: such a handler then gives up
+    quietly. Any other error is raised as before."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    def run(route):
+        try:
+            handler(route)
+        except PlaywrightError as err:
+            if "has been disposed" not in str(err) and "has been closed" not in str(err):
+                raise
+
+    return run
+
+
 def watch_page(context, page) -> Watch:
     watch = Watch()
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import LOAD_TIMEOUT_MS, open_app, open_blank, watch_page
+from conftest import LOAD_TIMEOUT_MS, closing_safe, open_app, open_blank, watch_page
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +42,7 @@ def test_tampered_wheel_makes_init_reject_with_a_clear_message(browser, base_url
         body[len(body) // 2] ^= 0xFF
         route.fulfill(status=200, body=bytes(body), content_type="application/zip")
 
+    @closing_safe
     def spoil(route):  # the site's unpacked packages, so that the wheels are used
         body = bytearray(route.fetch().body())
         body[len(body) // 2] ^= 0xFF

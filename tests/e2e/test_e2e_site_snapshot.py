@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import open_app, open_blank, watch_page
+from conftest import closing_safe, open_app, open_blank, watch_page
 from sitebuild import config, startup_packages, startup_snapshot
 from test_e2e_startup_cache import VISIT, check_visit, wait_for_entries
 
@@ -61,6 +61,7 @@ def test_a_first_visit_restores_the_sites_snapshot_with_the_same_numbers(browser
     context.close()
 
 
+@closing_safe
 def flip_middle_byte(route):
     response = route.fetch()
     body = bytearray(response.body())

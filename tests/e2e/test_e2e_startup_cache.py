@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import LOAD_TIMEOUT_MS, open_blank
+from conftest import LOAD_TIMEOUT_MS, closing_safe, open_blank
 from sitebuild import config, startup_packages, startup_snapshot
 
 CACHE_URLS = "async () => (await (await caches.open('minimodel-runtime')).keys()).map((r) => r.url)"
@@ -126,7 +126,7 @@ def without_site_snapshot(context) -> None:
             manifest["files"].pop(name)
         route.fulfill(response=response, json=manifest)
 
-    context.route("**/lib/manifest.json", strip)
+    context.route("**/lib/manifest.json", closing_safe(strip))
 
 
 def open_page(browser, base_url: str):
@@ -351,7 +351,7 @@ def test_with_another_pyodide_version_python_opens_every_library_itself(browser,
         manifest["pyodide"] = "0.27.6"
         route.fulfill(response=response, json=manifest)
 
-    page.route("**/lib/manifest.json", other_version)
+    page.route("**/lib/manifest.json", closing_safe(other_version))
     for _ in range(2):
         check_visit(page.evaluate(VISIT, {}), from_cache=False)
         page.wait_for_timeout(1000)  # a save would have happened by now
