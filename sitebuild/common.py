@@ -1,10 +1,12 @@
-"""What every step shares: the Site being assembled, BuildError, log, sha256, keep, npm_tool_version."""
+"""What every step shares: the Site being assembled, BuildError, log, sha256, keep, npm_tool_version, run_node."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,19 @@ def npm_tool_version(package: str) -> str:
         return json.loads(manifest.read_text())["version"]
     except (OSError, ValueError, KeyError) as err:
         raise BuildError(f"{package} is not installed ({err}); run `npm ci` (./dev.sh does)") from err
+
+
+def run_node(tool: Path, *args: str, doing: str) -> None:
+    """Run one of the build's Node scripts (tools/*.mjs), which use the library's own code or
+    npm tools; BuildError, saying what it was `doing`, if Node is missing or the script fails."""
+    from . import config  # here: config imports this module
+
+    node = shutil.which("node")
+    if node is None:
+        raise BuildError(f"Node.js is needed for {doing} (./dev.sh installs it)")
+    result = subprocess.run([node, str(tool), *args], cwd=config.ROOT, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise BuildError(f"{doing} failed:\n{result.stderr.strip()[-4000:]}")
 
 
 def keep(path: Path, data: bytes) -> None:

@@ -13,13 +13,11 @@ rolldown's version, so a build where nothing changed does not run Node.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from . import config
-from .common import BuildError, Site, keep, log, npm_tool_version, sha256
+from .common import BuildError, Site, keep, log, npm_tool_version, run_node, sha256
 
 TOOL = config.ROOT / "tools" / "bundle_library.mjs"
 ENTRIES = ["minimodel.js", "worker.js"]
@@ -32,13 +30,8 @@ def sources() -> list[Path]:
 
 def bundle(version: str) -> dict[str, bytes]:
     """{file name: bytes} of the bundled entry points, made by the tool now."""
-    node = shutil.which("node")
-    if node is None:
-        raise BuildError("Node.js is needed to bundle the library (./dev.sh installs it)")
     with tempfile.TemporaryDirectory(prefix="minimodel-library-") as tmp:
-        result = subprocess.run([node, str(TOOL), tmp], cwd=config.ROOT, capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            raise BuildError(f"bundling the library (web/lib) failed:\n{result.stderr.strip()[-4000:]}")
+        run_node(TOOL, tmp, doing="bundling the library (web/lib)")
         made = {name: (Path(tmp) / name).read_bytes() for name in ENTRIES}
         extra = sorted({path.name for path in Path(tmp).iterdir()} - set(ENTRIES))
         if extra:

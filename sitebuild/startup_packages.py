@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from . import config
-from .common import BuildError, Site, keep, log, sha256
+from .common import Site, keep, log, run_node, sha256
 
 PACKAGES = config.LIB + "startup-packages.bin"
 NAMES = ["numpy", "minimodel"]  # the packages the loader installs before Python starts (loader.js PACKAGES)
@@ -40,18 +38,13 @@ def wheels(site: Site) -> dict[str, tuple[str, bytes]]:
 
 
 def make(found: dict[str, tuple[str, bytes]]) -> bytes:
-    node = shutil.which("node")
-    if node is None:
-        raise BuildError("Node.js is needed to make lib/startup-packages.bin (./dev.sh installs it)")
     with tempfile.TemporaryDirectory(prefix="minimodel-packages-") as tmp:
         specs = []
         for name, (file_name, data) in found.items():
             (Path(tmp) / file_name).write_bytes(data)
             specs.append(f"{name}={Path(tmp) / file_name}")
         out = Path(tmp) / "packages"
-        result = subprocess.run([node, str(TOOL), str(out), *specs], capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            raise BuildError(f"unpacking the wheels for lib/startup-packages.bin failed:\n{result.stderr.strip()[-4000:]}")
+        run_node(TOOL, str(out), *specs, doing="unpacking the wheels for lib/startup-packages.bin")
         return out.read_bytes()
 
 
