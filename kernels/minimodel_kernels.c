@@ -36,6 +36,16 @@ typedef int i4 __attribute__((vector_size(16)));
 static inline i4 splat_i(int x) { return (i4){x, x, x, x}; }
 static inline f4 splat(float x) { return (f4){x, x, x, x}; }
 static inline float hsum(f4 v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+/* {hsum(a), hsum(b), hsum(c), hsum(d)}, each lane summed in hsum's order (so the same
+ * bits), by a 4x4 transpose: 8 shuffles and 3 vector adds instead of 16 lane extracts and
+ * 12 scalar adds. */
+static inline f4 hsum4(f4 a, f4 b, f4 c, f4 d) {
+    f4 ab_lo = __builtin_shufflevector(a, b, 0, 4, 1, 5), cd_lo = __builtin_shufflevector(c, d, 0, 4, 1, 5);
+    f4 ab_hi = __builtin_shufflevector(a, b, 2, 6, 3, 7), cd_hi = __builtin_shufflevector(c, d, 2, 6, 3, 7);
+    f4 lane0 = __builtin_shufflevector(ab_lo, cd_lo, 0, 1, 4, 5), lane1 = __builtin_shufflevector(ab_lo, cd_lo, 2, 3, 6, 7);
+    f4 lane2 = __builtin_shufflevector(ab_hi, cd_hi, 0, 1, 4, 5), lane3 = __builtin_shufflevector(ab_hi, cd_hi, 2, 3, 6, 7);
+    return (lane0 + lane1) + (lane2 + lane3);
+}
 /* Lane-wise select by a comparison's mask (C has no vector ?:). */
 static inline f4 select4(i4 mask, f4 a, f4 b) { return (f4)((mask & (i4)a) | (~mask & (i4)b)); }
 static inline f4 vmax(f4 a, f4 b) { return select4((i4)(a > b), a, b); }
@@ -245,6 +255,74 @@ EXPORT void mm_linear(const float *X, const float *P, const float *b, float *Y, 
     }
 }
 
+/* One query row of one head: o = softmax(q K^T / sqrt(Dh)) V over the len keys and values
+ * (rows `stride` floats apart), the scores in scratch.
+ *
+ * Every score is one accumulator over d in order, and every output chunk of 4 one
+ * accumulator over the keys in order, as when this took one sum at a time: the loops only
+ * run several of those independent sums side by side (4 keys; 8 chunks, all of Dh = 32),
+ * so that a multiply-add need not wait for the one before it, and the 4 scores' lanes are
+ * added by hsum4 in hsum's order. The bits are the same (checked against the one-at-a-time
+ * version on every length from 0 to 23 and head sizes 4 to 68); E2's attention (16 texts of
+ * 53 tokens, 12 heads) went from 3.7-4.2 to 6.4-7.2 GFLOP/s in V8 (Node 20). */
+static inline void attention_row(const float *q, const float *keys, const float *values, float *o, float *scratch,
+                                 int len, int stride, int Dh, f4 scale) {
+    float top = -3.4e38f;
+    int j = 0;
+    for (; j + 4 <= len; j += 4) {
+        const float *k0 = keys + (size_t)j * stride, *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
+        f4 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0;
+        for (int d = 0; d < Dh; d += 4) {
+            f4 qv = LOAD(q + d);
+            MADD(a0, qv, LOAD(k0 + d));
+            MADD(a1, qv, LOAD(k1 + d));
+            MADD(a2, qv, LOAD(k2 + d));
+            MADD(a3, qv, LOAD(k3 + d));
+        }
+        const f4 s = hsum4(a0 * scale, a1 * scale, a2 * scale, a3 * scale);
+        STORE(scratch + j, s);
+        for (int t = 0; t < 4; t++)
+            if (s[t] > top) top = s[t];
+    }
+    for (; j < len; j++) {
+        const float *k = keys + (size_t)j * stride;
+        f4 acc = splat(0);
+        for (int d = 0; d < Dh; d += 4) MADD(acc, LOAD(q + d), LOAD(k + d));
+        float score = hsum(acc * scale);
+        scratch[j] = score;
+        if (score > top) top = score;
+    }
+    float total = 0;
+    j = 0;
+    for (; j + 4 <= len; j += 4) {
+        f4 e = exp4(LOAD(scratch + j) - splat(top));
+        STORE(scratch + j, e);
+        total += hsum(e);
+    }
+    for (; j < len; j++) {
+        f4 e = exp4(splat(scratch[j] - top));
+        scratch[j] = e[0];
+        total += e[0];
+    }
+    const f4 inverse = splat(1.0f / total);
+    int d = 0;
+    for (; d + 32 <= Dh; d += 32) {
+        f4 acc[8];
+        for (int c = 0; c < 8; c++) acc[c] = splat(0);
+        for (int jj = 0; jj < len; jj++) {
+            const f4 p = splat(scratch[jj]);
+            const float *v = values + (size_t)jj * stride + d;
+            for (int c = 0; c < 8; c++) MADD(acc[c], p, LOAD(v + 4 * c));
+        }
+        for (int c = 0; c < 8; c++) STORE(o + d + 4 * c, acc[c] * inverse);
+    }
+    for (; d < Dh; d += 4) {
+        f4 acc = splat(0);
+        for (int jj = 0; jj < len; jj++) MADD(acc, splat(scratch[jj]), LOAD(values + (size_t)jj * stride + d));
+        STORE(o + d, acc * inverse);
+    }
+}
+
 /* Multi-head self-attention of a padded batch, as BERT computes it. qkv holds B * L rows of
  * 3 * H * Dh values: each token's query, key and value projections (heads side by side).
  * For sequence b only its first lengths[b] tokens exist: a query attends to those keys
@@ -263,36 +341,11 @@ EXPORT void mm_attention(const float *qkv, const int *lengths, float *ctx, float
         const float *rows = qkv + (size_t)b * L * stride;
         float *out = ctx + (size_t)b * L * D;
         for (int h = 0; h < H; h++) {
+            const float *keys = rows + D + h * Dh, *values = rows + 2 * D + h * Dh;
             for (int i = 0; i < len; i++) {
                 const float *q = rows + (size_t)i * stride + h * Dh;
-                float top = -3.4e38f;
-                for (int j = 0; j < len; j++) {
-                    const float *k = rows + (size_t)j * stride + D + h * Dh;
-                    f4 acc = splat(0);
-                    for (int d = 0; d < Dh; d += 4) MADD(acc, LOAD(q + d), LOAD(k + d));
-                    float score = hsum(acc * scale);
-                    scratch[j] = score;
-                    if (score > top) top = score;
-                }
-                float total = 0;
-                int j = 0;
-                for (; j + 4 <= len; j += 4) {
-                    f4 e = exp4(LOAD(scratch + j) - splat(top));
-                    STORE(scratch + j, e);
-                    total += hsum(e);
-                }
-                for (; j < len; j++) {
-                    f4 e = exp4(splat(scratch[j] - top));
-                    scratch[j] = e[0];
-                    total += e[0];
-                }
-                const f4 inverse = splat(1.0f / total);
                 float *o = out + (size_t)i * D + h * Dh;
-                for (int d = 0; d < Dh; d += 4) {
-                    f4 acc = splat(0);
-                    for (int jj = 0; jj < len; jj++) MADD(acc, splat(scratch[jj]), LOAD(rows + (size_t)jj * stride + 2 * D + h * Dh + d));
-                    STORE(o + d, acc * inverse);
-                }
+                attention_row(q, keys, values, o, scratch, len, stride, Dh, scale);
             }
         }
         for (int i = len; i < L; i++)

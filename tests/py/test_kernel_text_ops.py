@@ -93,17 +93,21 @@ def test_relu_and_overflow_on_every_path(kernels, m, k, n):
         assert np.isnan(y[-1]).all(), f"act {act}"
 
 
-def test_attention_against_float64(kernels):
+@pytest.mark.parametrize("Dh", [8, 32, 36])
+def test_attention_against_float64(kernels, Dh):
     """mm_attention against softmax(q k^T / sqrt(Dh)) v in float64, per text over its own
     tokens, with scores wide enough that some probabilities underflow to 0; padding rows
     are exactly 0. Tolerance 1e-6 of the values' scale: each output is a convex combination
-    of values, computed in float32 with sums of at most L terms."""
+    of values, computed in float32 with sums of at most L terms. The lengths take every
+    remainder of the kernel's 4 keys at a time, and the head sizes both of its paths for the
+    output (8 chunks of 4 at a time, MiniLM's 32; one chunk at a time) and the two together."""
     rng = np.random.default_rng(9)
-    B, L, H, Dh = 4, 9, 3, 8
-    lengths = np.array([9, 4, 1, 0], np.int32)
+    B, L, H = 7, 9, 3
+    lengths = np.array([9, 4, 1, 0, 5, 6, 7], np.int32)
     qkv = rng.standard_normal((B, L, 3, H, Dh)).astype(np.float32)
     qkv[0, :, 0] *= 12  # query scale: scores spread over about +-100
     qkv[1, :, 1] *= 5
+    qkv[6, :, 0] *= 9
     ctx = np.full((B, L, H, Dh), np.nan, np.float32)
     kernels.attention(qkv, lengths, ctx, np.empty(L, np.float32), B, L, H, Dh)
     for b in range(B):
