@@ -117,6 +117,12 @@ BAD_CALLS = [
     ("model.predictBatch(new Float32Array(8), 0)", "RangeError", "batch must be a positive integer Number; received number 0"),
     ("model.predictBatch(new Float32Array(8), '2')", "RangeError", 'batch must be a positive integer Number; received string "2"'),
     ("model.predictBatch(new Int8Array(8), 2)", "TypeError", "inputs must be a Float32Array"),
+    # A bad value is named by its index in the caller's array, whatever the array's type.
+    ("model.predictBatch(new Float32Array([1, 2, 3, 4, 5, 6, NaN, 8]), 2)", "RangeError", "MiniModel.predictBatch: inputs[6] is NaN; expected a finite number"),
+    ("model.predictBatch(new Float32Array([-Infinity, 2, 3, Infinity]), 1)", "RangeError", "MiniModel.predictBatch: inputs[0] is -Infinity; expected a finite number"),
+    ("model.predictBatch(new Float32Array(4 * 70).fill(1).fill(Infinity, 257), 70)", "RangeError", "MiniModel.predictBatch: inputs[257] is Infinity"),
+    ("model.predictBatch(new Float64Array([1, 2, 3, 4, 5, 1e39, 7, 8]), 2)", "RangeError", "MiniModel.predictBatch: inputs[5] = 1e+39 is outside the float32 range"),
+    ("model.predictBatch([1, NaN, 3, 4], 1)", "RangeError", "MiniModel.predictBatch: inputs[1] is NaN; expected a finite number"),
     ("new mm.FeedForward(784)", "TypeError", "new FeedForward: sizes must be an Array of layer sizes; received number 784"),
     ("new mm.FeedForward([784])", "RangeError", "sizes must list at least 2 sizes"),
     ("new mm.FeedForward([784, 0, 10])", "RangeError", "sizes[1] must be a positive integer Number; received number 0"),

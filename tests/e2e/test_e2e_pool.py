@@ -61,6 +61,33 @@ def test_products_are_split_and_equal_one_workers(page):
     assert got["two"]["sizes"] == [784, 256, 10] and got["two"]["inputSize"] == 784
 
 
+def test_a_bad_value_is_named_by_its_index_in_the_callers_array(page):
+    """A bad value in any worker's part is named as the caller's array holds it (with bad
+    values in both parts, the first, as one worker reports it), with the message one
+    worker gives, and the pool works on after each."""
+    got = page.evaluate(
+        """async () => {
+          const net = await two.createFeedForward([4, 3, 2]);
+          const error = async (x, rows) => net.predictBatch(x, rows).then(() => null, (e) => [e.constructor.name, e.message]);
+          const x = new Float32Array(4 * 10).fill(0.5);
+          const secondPart = x.slice(); secondPart[4 * 7 + 2] = NaN;
+          const firstPart = x.slice(); firstPart[1] = -Infinity;
+          const both = x.slice(); both[3] = Infinity; both[30] = NaN;
+          const wide = new Float64Array(x); wide[33] = -1e39;
+          const out = [await error(secondPart, 10), await error(firstPart, 10), await error(both, 10), await error(wide, 10)];
+          const fine = Array.from(await net.predictBatch(x, 10));
+          await net.dispose();
+          return { out, fine };
+        }"""
+    )
+    where = "FeedForward.predictBatch"
+    assert got["out"][0] == ["RangeError", f"{where}: inputs[30] is NaN; expected a finite number"]
+    assert got["out"][1] == ["RangeError", f"{where}: inputs[1] is -Infinity; expected a finite number"]
+    assert got["out"][2] == ["RangeError", f"{where}: inputs[3] is Infinity; expected a finite number"]  # the first
+    assert got["out"][3][0] == "RangeError" and "inputs[33] = -1e+39 is outside the float32 range" in got["out"][3][1]
+    assert len(got["fine"]) == 20 and got["fine"] == got["fine"][:2] * 10
+
+
 def test_inputs_are_taken_when_the_call_is_made_and_buffers_are_reused(page):
     """A split call's rows are copied when it is made: overwriting the array right after
     the call changes nothing. Repeated calls go through the buffers the workers hand back

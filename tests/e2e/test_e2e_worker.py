@@ -54,6 +54,8 @@ BAD = [
     ("m.predict(new Int32Array(4))", "TypeError"),
     ("m.loadWeights(new Float32Array(7))", "RangeError"),
     ("m.predictBatch(new Float32Array(8), 3)", "RangeError"),
+    ("m.predictBatch(new Float32Array([1, 2, 3, 4, 5, NaN, 7, 8]), 2)", "RangeError"),
+    ("m.predictBatch(new Float64Array([1, 2, 3, 4, 5, 6, 7, 1e39]), 2)", "RangeError"),
     ("mm.cosineSimilarity([1, 2], [1])", "RangeError"),
 ]
 
