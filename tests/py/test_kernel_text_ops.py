@@ -121,6 +121,52 @@ def test_attention_against_float64(kernels, Dh):
             np.testing.assert_allclose(ctx[b, :n, h], expected, rtol=0, atol=1e-6 * max(1.0, np.abs(v).max()))
 
 
+@pytest.mark.parametrize("Dh", [8, 32, 36])
+def test_attention_is_the_same_alone_and_in_any_batch_on_adversarial_texts(kernels, Dh):
+    """The attention kernel's side-by-side sums (4 keys, 8 output chunks) on adversarial
+    texts: every key the same (all scores tie: the output is the values' mean), one key
+    far ahead of the rest (every other probability underflows to 0), values near 1e30, and
+    random ones; each text of each length from 1 to 13 (every remainder of 4 keys, up to
+    three blocks) gives the same bits alone as at any position of a padded batch."""
+    rng = np.random.default_rng(11)
+    H, L = 2, 13
+
+    def text(kind: str, n: int) -> np.ndarray:
+        t = rng.standard_normal((n, 3, H, Dh)).astype(np.float32)
+        if kind == "ties":
+            t[:, 1] = t[0, 1]
+        elif kind == "one ahead":  # every query's score for key n // 2 is 100 sqrt(Dh) or more
+            t[:, 0] = 20  # above the others' (sd 20) by more than float32's exp can reach
+            t[n // 2, 1] = 5
+        elif kind == "huge":
+            t[:, 2] *= np.float32(1e30)
+        return t
+
+    def attend(texts: list[np.ndarray], width: int) -> np.ndarray:
+        qkv = np.zeros((len(texts), width, 3, H, Dh), np.float32)
+        for b, t in enumerate(texts):
+            qkv[b, : len(t)] = t
+        ctx = np.full((len(texts), width, H, Dh), np.nan, np.float32)
+        lengths = np.array([len(t) for t in texts], np.int32)
+        kernels.attention(qkv, lengths, ctx, np.empty(width, np.float32), len(texts), width, H, Dh)
+        return ctx
+
+    texts = [text(kind, n) for kind in ("ties", "one ahead", "huge", "random") for n in range(1, L + 1)]
+    batched = attend(texts, L)
+    reversed_batch = attend(texts[::-1], L + 3)[::-1]  # other positions, more padding
+    for b, t in enumerate(texts):
+        alone = attend([t], len(t))[0]
+        assert alone.tobytes() == batched[b, : len(t)].tobytes() == reversed_batch[b, : len(t)].tobytes(), b
+        assert np.isfinite(alone).all()
+    ties = batched[: L]
+    for n in range(1, L + 1):  # all scores equal: every query gets the mean of the values
+        mean = texts[n - 1][:, 2].astype(np.float64).mean(axis=0)
+        np.testing.assert_allclose(ties[n - 1, :n], np.broadcast_to(mean, (n, H, Dh)), rtol=0, atol=1e-6 * max(1.0, np.abs(mean).max()))
+    for n in range(2, L + 1):  # one key ahead: every query copies its value
+        t = texts[L + n - 1]
+        assert np.array_equal(batched[L + n - 1, :n], np.broadcast_to(t[n // 2, 2], (n, H, Dh)))
+
+
 def test_layernorm_against_float64(kernels):
     """mm_layernorm (of a row, and of the sum of two rows) against float64 LayerNorm of the
     same float32 input, on rows with a common offset (where a one-pass variance would
