@@ -108,14 +108,17 @@ def closing_safe(handler):
     """A route handler that fetches the real response (route.fetch) is cut off when its context
     closes at a test's end while a request is in flight (a service worker's, say), and its
     error would surface in the next test's first Playwright call: such a handler then gives up
-    quietly. Any other error is raised as before."""
+    quietly. Any other error is raised as before. Playwright words it several ways: "Response
+    has been disposed", "... has been closed", and a TargetClosedError "Route.fetch: Request
+    context disposed" (seen in a fresh-clone run)."""
     from playwright.sync_api import Error as PlaywrightError
 
     def run(route):
         try:
             handler(route)
         except PlaywrightError as err:
-            if "has been disposed" not in str(err) and "has been closed" not in str(err):
+            closed = type(err).__name__ == "TargetClosedError"  # not exported by playwright.sync_api
+            if not closed and "has been disposed" not in str(err) and "has been closed" not in str(err):
                 raise
 
     return run
