@@ -82,6 +82,24 @@ def model_files(dist):
     return {name: (MODEL / name).read_bytes() for name in ("config.json", "tokenizer.json", "model.safetensors")}
 
 
+def test_the_browser_sessions_warm_up_changes_no_vector(model_files, golden):
+    """The browser's TextSession embeds one text before load() returns; the encoder must
+    keep nothing from it (scratch buffers sized for its 4 tokens, say): the texts after it,
+    shorter, longer and batched, give the bits of an embedder that never ran before."""
+    from minimodel.jsbridge import TextSession, outputs
+
+    files = [model_files[name] for name in ("config.json", "tokenizer.json", "model.safetensors")]
+    session = TextSession.from_files(files[0], len(files[0]), files[1], len(files[1]), files[2], len(files[2]))
+    fresh = TextEmbedder.from_files(*files)
+    texts, _, _ = golden
+    sample = ["a", texts[0], texts[120], "warm up", texts[200]]
+    outputs.reserve(len(sample) * session.dim)  # as the JS facade does before the call
+    n = session.embed_json(json.dumps(sample))
+    got = outputs.take(n * session.dim).reshape(n, session.dim).copy()
+    assert got.tobytes() == fresh.embed(sample).tobytes()
+    assert session.embedder.embed(sample[1]).tobytes() == fresh.embed(sample[1]).tobytes()
+
+
 def _with_vocab_entry(tokenizer: bytes, token: str, token_id: int) -> bytes:
     """tokenizer.json with model.vocab[token] = token_id."""
     data = json.loads(tokenizer)
