@@ -46,6 +46,35 @@ def test_1000_concurrent_predicts_each_get_their_own_row(wpage):
     assert got["requests"] == 1000 and 1000 / 64 <= got["batches"] < 100 and got["messages"] == got["batches"]
 
 
+@pytest.mark.parametrize("size", [128, 1500, 3000])
+def test_a_batched_call_takes_its_input_as_of_the_call(wpage, size):
+    """One array, refilled before each of 300 concurrent calls: every call gets the result of
+    the values it was given, though its batch is sent after the loop. (A batched call's copy
+    shares a slab with others of its batch when small: 128 and 1500 values; 3000 have their
+    own buffer. 300 calls fill several slabs.)"""
+    rng = np.random.default_rng(size)
+    w = rng.standard_normal((10, size)).astype(np.float32) / np.sqrt(size)
+    b = rng.standard_normal(10).astype(np.float32)
+    xs = rng.standard_normal((300, size)).astype(np.float32)
+    got = wpage.evaluate(
+        """async ([w, b, xs, size]) => {
+          const model = await window.w.createModel(size, 10);
+          await model.loadWeights(w, b);
+          const x = new Float32Array(size);
+          const pending = xs.map((row) => { x.set(row); return model.predict(x); });
+          x.fill(NaN);
+          const ys = await Promise.all(pending);
+          const stats = window.w.stats();
+          await model.dispose();
+          return { ys: ys.map((y) => Array.from(y)), batches: stats.batches };
+        }""",
+        [f32(w.ravel()), f32(b), [f32(x) for x in xs], size],
+    )
+    expected = np.maximum(xs.astype(np.float64) @ w.T.astype(np.float64) + b, 0)
+    np.testing.assert_allclose(np.array(got["ys"]), expected, rtol=1e-5, atol=1e-5)
+    assert got["batches"] >= 300 / 64
+
+
 # The same bad calls, on the main thread and through the worker: same type, same message.
 BAD = [
     ("m.predict(new Float32Array(3))", "RangeError"),

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { float32Buffer, float32Copy, keepSpare, spareStats, worthKeeping } from "../../web/lib/spare-buffers.js";
+import { float32Buffer, float32Copy, float32Snapshot, keepSpare, spareStats, worthKeeping } from "../../web/lib/spare-buffers.js";
 
 const KIB64 = 64 << 10;
 
@@ -70,4 +70,39 @@ test("an empty buffer of a length takes a kept one of exactly that size", () => 
   assert.equal(taken.length, KIB64 / 4);
   assert.equal(spareStats().buffers, 0);
   assert.deepEqual(Array.from(float32Buffer(3)), [0, 0, 0]);
+});
+
+test("batched calls' snapshots keep their own values however many share a slab, and stay put when the caller's array changes", () => {
+  // Sizes that do not divide the 64 KiB slab, so copies end near its end and the next
+  // one starts a new slab; then one too big for a slab (an eighth of it or more).
+  const sizes = [128, 384, 1000, 3, 1, 2048, 7];
+  const copies = [];
+  for (let i = 0; i < 400; i++) {
+    const n = sizes[i % sizes.length];
+    const source = Float32Array.from({ length: n }, (_, j) => i * 10_000 + j + 0.5);
+    const copy = float32Snapshot(source);
+    source.fill(-1); // the caller reuses its array at once
+    copies.push([i, n, copy]);
+  }
+  const slabs = new Set();
+  for (const [i, n, copy] of copies) {
+    assert.equal(copy.length, n);
+    assert.ok(copy.byteOffset % 4 === 0 && copy.byteOffset + copy.byteLength <= copy.buffer.byteLength);
+    for (let j = 0; j < n; j++) assert.equal(copy[j], i * 10_000 + j + 0.5, `copy ${i}, value ${j}`);
+    slabs.add(copy.buffer);
+  }
+  assert.ok(slabs.size > 1 && slabs.size < copies.length, `${slabs.size} slabs for ${copies.length} copies`);
+  // No two copies overlap in one slab.
+  const bySlab = new Map();
+  for (const [, , copy] of copies) bySlab.set(copy.buffer, [...(bySlab.get(copy.buffer) ?? []), [copy.byteOffset, copy.byteOffset + copy.byteLength]]);
+  for (const ranges of bySlab.values()) {
+    ranges.sort((a, b) => a[0] - b[0]);
+    for (let k = 1; k < ranges.length; k++) assert.ok(ranges[k][0] >= ranges[k - 1][1]);
+  }
+  const big = float32Snapshot(new Float32Array(KIB64 / 32 + 1).fill(2));
+  assert.equal(big.byteOffset, 0);
+  assert.equal(big.buffer.byteLength, big.byteLength); // a buffer of its own
+  assert.ok(big.every((v) => v === 2));
+  const plain = float32Snapshot([1.5, -2, 3]); // an Array too
+  assert.deepEqual(Array.from(plain), [1.5, -2, 3]);
 });

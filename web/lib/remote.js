@@ -9,7 +9,7 @@ import { CLASSES } from "./api.js";
 import { Batcher } from "./batcher.js";
 import { abortError } from "./protocol.js";
 import { RestoreLog } from "./restore.js";
-import { float32Copy, keepSpare } from "./spare-buffers.js";
+import { float32Copy, float32Snapshot, keepSpare } from "./spare-buffers.js";
 import { describe } from "./validate.js";
 
 /** @typedef {import("./api.js").Operation} Operation */
@@ -63,12 +63,14 @@ export function checkOptions(options, where, transferable = false, progress = fa
 /**
  * The arguments as they are sent: each vector argument copied into a new Float32Array
  * (or taken over, with `transfer`); `retain` keeps the copies for a replacement worker
- * (then they are sent by copy each time, never transferred).
+ * (then they are sent by copy each time, never transferred). With `snapshot` (a batched
+ * call, whose copies are only merged into its batch's buffer) small copies share slabs
+ * (float32Snapshot); their buffers are not listed for transfer.
  * @param {Operation & { args: string[] }} op @param {any[]} args @param {string} where
- * @param {{ transfer?: boolean, retain?: boolean }} how
+ * @param {{ transfer?: boolean, retain?: boolean, snapshot?: boolean }} how
  * @returns {{ values: any[], transfer: Transferable[] }}
  */
-export function prepareArgs(op, args, where, { transfer = false, retain = false }) {
+export function prepareArgs(op, args, where, { transfer = false, retain = false, snapshot = false }) {
   const vectors = op.vectors ?? [];
   /** @type {Transferable[]} */
   const buffers = [];
@@ -82,6 +84,7 @@ export function prepareArgs(op, args, where, { transfer = false, retain = false 
       const { byteOffset, length } = value; // read before the transfer detaches it
       return new Float32Array(structuredClone(value.buffer, { transfer: [value.buffer] }), byteOffset, length);
     }
+    if (snapshot) return float32Snapshot(value);
     const copy = float32Copy(value);
     if (!retain) buffers.push(copy.buffer);
     return copy;
@@ -173,7 +176,7 @@ export class RemoteObject {
     // otherwise each post transfers a copy of them, and they go back to the spare
     // buffers once the call settles.
     const retain = Boolean(op.restore) || batching || Boolean(options.transfer);
-    const { values } = prepareArgs(op, args, where, { transfer: options.transfer, retain: true });
+    const { values } = prepareArgs(op, args, where, { transfer: options.transfer, retain: true, snapshot: batching });
     if (batching) return this._batcher(name, op).push(values, signal);
     this._flush(); // calls made before this one (waiting in a batch) go first
     this._client.count(1, false);

@@ -44,6 +44,37 @@ export function float32Copy(values) {
   return copy;
 }
 
+// A batched call's vector arguments are copied as of the call, then read once more on this
+// thread, when its batch is merged into one buffer for the worker (api.js `batch.merge`); they
+// are never transferred. A buffer of their own for each (W6: 1,000 copies of 512 bytes a
+// round) was the largest cost of a burst on the page, so such copies are views into a shared
+// slab instead: one allocation per SLAB_BYTES. A view keeps its slab alive, so this is only
+// for copies that live as long as their call.
+const SLAB_BYTES = 64 << 10;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A Float32Array with the values of `values`, for a copy that is only read on this thread
+ * and dropped when its call settles: a view into a shared slab when it is small (an eighth
+ * of a slab or less), else float32Copy's own buffer. Never transfer its buffer: other
+ * copies share it.
+ * @param {ArrayLike<number>} values
+ * @returns {Float32Array}
+ */
+export function float32Snapshot(values) {
+  const bytes = values.length * 4;
+  if (bytes > SLAB_BYTES / 8) return float32Copy(values);
+  if (slabUsed + bytes > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const copy = new Float32Array(slab, slabUsed, values.length);
+  slabUsed += bytes;
+  copy.set(values);
+  return copy;
+}
+
 /**
  * Keep buffers a worker handed back, for float32Copy: those worth keeping, within the
  * limits above; the rest are left to the collector.
