@@ -92,6 +92,12 @@ BAD_FILES = [
     (safetensors_bytes({"weights": entry()}, bytes(24)), "expected names like 'fc1.weight'"),
     (safetensors_bytes({"__metadata__": {"a": 1}, "fc1.weight": entry()}, bytes(24)), "__metadata__ must map names to strings"),
     (b"PK\x03\x04garbage", "not a readable .npz file"),
+    # json.loads raises RecursionError and ValueError here, not JSONDecodeError
+    (struct.pack("<Q", 200_000) + b"[" * 100_000 + b"]" * 100_000, "not a safetensors header"),
+    (struct.pack("<Q", 5_006) + b'{"a":' + b"9" * 5_000 + b"}", "not a safetensors header"),
+    # 2**24 * 2**24 * 2**16 wraps to 0 in int64; the product is taken in Python integers
+    (safetensors_bytes({"fc1.weight": entry(shape=(2**24, 2**24, 2**16), offsets=(0, 0))}, b""),
+     "'fc1.weight': 18,446,744,073,709,551,616 values; at most 67,108,864 are accepted"),
 ]
 
 

@@ -69,7 +69,9 @@ def rounded_matmul(x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None, 
             high = (r + bound).astype(np.float32)
         target = result[start : start + chunk.shape[0]]
         np.add(low, np.float32(0.0), out=target)  # +0.0, never -0.0
-        for m, n in zip(*np.nonzero(low != high)):
+        # Non-finite sums (only from a non-finite input: a hidden layer that overflowed)
+        # stay as they are, so the caller's finiteness check names the overflow.
+        for m, n in zip(*np.nonzero((low != high) & np.isfinite(r))):
             target[m, n] = _round_exact(rows[start + m], weights[n], None if bias is None else bias[n])
     return out
 

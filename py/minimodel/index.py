@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -181,7 +182,7 @@ class EmbeddingIndex:
         vectors) raises ``IndexFileError`` saying what is wrong, and nothing is made."""
 
         try:
-            tensors, metadata = parse_safetensors(data)
+            tensors, metadata = parse_safetensors(data, max_values=MAX_INDEX_VALUES)
         except WeightsFileError as err:
             raise IndexFileError(str(err)) from None
         if metadata.get("format") != INDEX_FORMAT:
@@ -193,13 +194,17 @@ class EmbeddingIndex:
             raise IndexFileError(f"a saved EmbeddingIndex holds one tensor 'vectors'; this file has {sorted(tensors)}")
         vectors = tensors["vectors"]
         dim_text = metadata.get("dim", "")
-        if vectors.ndim != 2 or not dim_text.isdigit() or int(dim_text) != vectors.shape[1] or not 1 <= vectors.shape[1] <= MAX_DIM:
+        # ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses.
+        if (vectors.ndim != 2 or not re.fullmatch(r"[0-9]{1,9}", dim_text) or int(dim_text) != vectors.shape[1]
+                or not 1 <= vectors.shape[1] <= MAX_DIM):
             raise IndexFileError(f"'vectors' has shape {list(vectors.shape)} but the metadata gives dim {dim_text!r}")
-        norms = np.sqrt(np.einsum("ij,ij->i", vectors.astype(np.float64), vectors.astype(np.float64)))
-        bad = np.flatnonzero((np.abs(norms - 1) > 1e-5) & (norms != 0))
-        if bad.size:
-            raise IndexFileError(f"row {int(bad[0])} of 'vectors' has norm {norms[bad[0]]:.6g}; a saved index holds unit "
-                                   "(or zero) rows")
+        for start in range(0, vectors.shape[0], _CHUNK_ROWS):  # in chunks: a float64 copy of a chunk, not of the file
+            chunk = vectors[start : start + _CHUNK_ROWS].astype(np.float64)
+            norms = np.sqrt(np.einsum("ij,ij->i", chunk, chunk))
+            bad = np.flatnonzero((np.abs(norms - 1) > 1e-5) & (norms != 0))
+            if bad.size:
+                raise IndexFileError(f"row {start + int(bad[0])} of 'vectors' has norm {norms[bad[0]]:.6g}; a saved "
+                                     "index holds unit (or zero) rows")
         index = cls(vectors.shape[1])
         index.reserve_rows(vectors.shape[0])[...] = vectors
         index.commit_rows(vectors.shape[0], normalised=True)

@@ -285,6 +285,8 @@ class TextEmbedder:
             )
         try:
             encoder = BertEncoder(bert, read_safetensors(_bytes(weights, "model.safetensors"), integers=True, half=True))
+        except ModelFileError:  # names the file already
+            raise
         except WeightsFileError as err:
             raise ModelFileError(f"model.safetensors: {err}") from None
         return cls(bert, tok, encoder)
@@ -375,6 +377,8 @@ def _json(source: Any, name: str) -> dict[str, Any]:
         value = json.loads(bytes(data).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelFileError(f"{name} is not valid JSON ({err})") from None
+    except (RecursionError, ValueError) as err:  # nesting too deep, an integer of thousands of digits
+        raise ModelFileError(f"{name} is not a model's JSON ({err})") from None
     if not isinstance(value, dict):
         raise ModelFileError(f"{name} must be a JSON object; it is a {type(value).__name__}")
     return value

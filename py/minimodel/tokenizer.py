@@ -502,6 +502,8 @@ class WordPieceTokenizer:
             config = json.loads(data)
         except json.JSONDecodeError as error:
             raise ValueError(f"tokenizer.json is not valid JSON: {error}") from None
+        except (RecursionError, ValueError) as error:  # nesting too deep, an integer of thousands of digits
+            raise ValueError(f"tokenizer.json is not a tokenizer's JSON: {error}") from None
         return cls(config, max_length)
 
     # --- properties ---

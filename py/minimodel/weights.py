@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import struct
 import zipfile
@@ -116,9 +117,11 @@ def read_safetensors(data: Any, integers: bool = False, half: bool = False) -> d
     return parse_safetensors(data, integers, half)[0]
 
 
-def parse_safetensors(data: Any, integers: bool = False,
-                      half: bool = False) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """``read_safetensors``, and the file's ``__metadata__`` (a dict of strings)."""
+def parse_safetensors(data: Any, integers: bool = False, half: bool = False,
+                      max_values: int = MAX_PARAMETERS) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """``read_safetensors``, and the file's ``__metadata__`` (a dict of strings).
+    ``max_values``: the most values a tensor may hold (a saved index may hold more than a
+    model's layer)."""
     view = _as_bytes(data)
     metadata: dict[str, str] = {}
     if len(view) < 8:
@@ -132,6 +135,8 @@ def parse_safetensors(data: Any, integers: bool = False,
         header = json.loads(bytes(view[8 : 8 + header_len]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise WeightsFileError(f"the header is not valid JSON ({err})") from None
+    except (RecursionError, ValueError) as err:  # nesting too deep, an integer of thousands of digits
+        raise WeightsFileError(f"the header is not a safetensors header ({err})") from None
     if not isinstance(header, dict):
         raise WeightsFileError(f"the header must be a JSON object; it is a {type(header).__name__}")
     body = view[8 + header_len :]
@@ -154,9 +159,9 @@ def parse_safetensors(data: Any, integers: bool = False,
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
             raise WeightsFileError(f"tensor {name!r}: data_offsets {offsets!r} is not [begin, end]")
         begin, end = offsets
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if count > MAX_PARAMETERS:
-            raise WeightsFileError(f"tensor {name!r}: {count:,} values; at most {MAX_PARAMETERS:,} are accepted")
+        count = math.prod(shape)  # Python integers: a product of huge sizes cannot wrap around
+        if count > max_values:
+            raise WeightsFileError(f"tensor {name!r}: {count:,} values; at most {max_values:,} are accepted")
         if not 0 <= begin <= end <= len(body):
             raise WeightsFileError(f"tensor {name!r}: bytes {begin}..{end} lie outside the {len(body):,} bytes of data")
         if end - begin != count * known[dtype].itemsize:

@@ -48,6 +48,18 @@ def test_feed_forward_matches_reference(sizes):
     assert (expected < 0).any() or sizes[-1] < 2
 
 
+def test_a_hidden_layer_that_overflows_is_an_overflow_error():
+    """On both backends: the numpy path once tried to round the NaN exactly (a ValueError)."""
+    net = FeedForward([2, 2, 1])
+    net.load_layer(0, [[3e38, 3e38], [1, 1]])
+    net.load_layer(1, [[0, 1]])
+    with pytest.raises(OverflowError, match="overflows float32"):
+        net.predict([3e38, 3e38])
+    with pytest.raises(OverflowError, match="overflows float32"):
+        net.predict_batch([[3e38, 3e38], [1, 1]])
+    np.testing.assert_allclose(net.predict([1e-3, 1e-3]), [2e-3], rtol=1e-6)  # large but finite: fine
+
+
 def test_feed_forward_defaults_and_errors():
     net = FeedForward([4, 3, 2])
     np.testing.assert_allclose(net.predict([1, 1, 1, 1]), [0.0012, 0.0012], rtol=1e-5)

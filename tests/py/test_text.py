@@ -116,6 +116,8 @@ def test_broken_model_files_are_refused_with_the_file_named(model_files):
     wrong["encoder.layer.0.attention.self.query.weight"] = np.zeros((384, 383), np.float32)
     cases = [
         ((b"{not json", tokenizer, weights), "config.json is not valid JSON"),
+        ((b"[" * 100_000 + b"]" * 100_000, tokenizer, weights), "config.json is not a model's JSON"),  # RecursionError
+        ((config, b"[" * 100_000 + b"]" * 100_000, weights), "tokenizer.json is not a tokenizer's JSON"),
         ((json.dumps({**json.loads(config), "hidden_act": "relu"}).encode(), tokenizer, weights), "hidden_act 'relu'"),
         ((config, tokenizer, write_tensors(missing)), "'encoder.layer.3.output.dense.weight' is missing"),
         ((config, tokenizer, write_tensors(wrong)), r"has shape \[384, 383\]; the config needs \[384, 384\]"),
@@ -130,6 +132,14 @@ def test_broken_model_files_are_refused_with_the_file_named(model_files):
     for files, message in cases:
         with pytest.raises((WeightsFileError, ValueError), match=message):
             TextEmbedder.from_files(*files)
+
+
+def test_a_missing_weights_file_is_named_once(model_files, tmp_path):
+    for name in ("config.json", "tokenizer.json"):
+        (tmp_path / name).write_bytes(model_files[name])
+    with pytest.raises(WeightsFileError) as info:
+        TextEmbedder.from_pretrained(tmp_path)
+    assert str(info.value).startswith("model.safetensors: cannot read ")  # once, not "model.safetensors: model.safetensors: ..."
 
 
 def test_the_original_float32_weights_load_too(backend, genuine_minilm):
@@ -178,6 +188,13 @@ def test_a_saved_index_searches_exactly_the_same():
             assert a[0].tolist() == b[0].tolist() and a[1].tobytes() == b[1].tobytes()
 
 
+def header_only(meta: dict, shape: list[int], length: int) -> bytes:
+    """A saved index's header claiming a 'vectors' tensor of that shape, with no data."""
+    header = json.dumps({"__metadata__": meta, "vectors": {
+        "dtype": "F32", "shape": shape, "data_offsets": [0, length]}}).encode()
+    return struct.pack("<Q", len(header)) + header
+
+
 def hostile_index_files() -> list[tuple[bytes, str]]:
     good = EmbeddingIndex(4)
     good.add([[1, 0, 0, 0], [0, 2, 0, 0]])
@@ -195,6 +212,11 @@ def hostile_index_files() -> list[tuple[bytes, str]]:
         (write_tensors({"vectors": rows * 2}, meta), "row 0 of 'vectors' has norm 2"),
         (write_tensors({"vectors": rows, "extra": rows}, meta), "holds one tensor 'vectors'"),
         (write_tensors({"vectors": np.array([[np.nan, 0, 0, 0]], np.float32)}, meta), "not a finite number"),
+        (write_tensors({"vectors": rows}, {**meta, "dim": "\u00b2"}), "metadata gives dim '\u00b2'"),  # isdigit(), not int()
+        (write_tensors({"vectors": np.eye(4, dtype=np.float32)[[0] * 5000 + [1, 1]] * [1, 3, 1, 1]}, meta),
+         "row 5000 of 'vectors' has norm 3"),  # past the first chunk of the norm check
+        # more values than an index may hold (2**28), claimed by a header alone
+        (header_only({**meta, "dim": "64"}, [2**22 + 1, 64], 0), "268,435,520 values; at most 268,435,456 are accepted"),
     ]
 
 
@@ -202,6 +224,15 @@ def hostile_index_files() -> list[tuple[bytes, str]]:
 def test_hostile_saved_indexes_are_refused(data, message):
     with pytest.raises(WeightsFileError, match=message):
         EmbeddingIndex.from_bytes(data)
+
+
+def test_a_saved_index_may_hold_more_values_than_a_model_layer():
+    """An index may hold up to MAX_INDEX_VALUES (2**28) values, a model's tensor 2**26: a
+    file of 2**26 + 64 values gets past the count check (to the missing data), not refused
+    as too large, without the 256 MiB a real one would need here."""
+    meta = {"format": "minimodel.EmbeddingIndex", "version": "1", "dim": "64"}
+    with pytest.raises(WeightsFileError, match="lie outside the 0 bytes of data"):
+        EmbeddingIndex.from_bytes(header_only(meta, [2**20 + 1, 64], (2**20 + 1) * 256))
 
 
 def test_every_truncation_of_a_saved_index_is_refused():
