@@ -339,6 +339,89 @@ test("createWorker checks its workers option", async () => {
   await assert.rejects(createWorker({ workers: "2" }), { name: "RangeError" });
 });
 
+test("adds to a sharded index made without waiting number their rows as one index does", async () => {
+  const one = await createWorker();
+  const two = await createWorker({ workers: 2 });
+  const single = await one.createIndex(2);
+  const sharded = await two.createIndex(2);
+  const parts = [[1, 0, 0, 1, 1, 1, 1, -1], [2, 0.1, -1, 0, 0, -1, 3, 3], [-2, 0.5, 0, 2]];
+  const buffer = new Float32Array(8);
+  for (const index of [single, sharded]) {
+    const adds = parts.map((part) => {
+      buffer.fill(0).set(part); // refilled after each call: each add takes its values as of its call
+      return index.add(buffer.subarray(0, part.length));
+    });
+    const searched = index.search(buffer.fill(0).subarray(0, 2).fill(1), 10); // [1, 1], after all three adds
+    buffer.fill(NaN);
+    await Promise.all(adds);
+    assert.equal((await searched).indices.length, 10);
+  }
+  assert.equal(sharded.size, 10);
+  for (const query of [[-1, 0], [0, -1], [1, 1], [1, 0.2]]) {
+    const a = await single.search(query, 10);
+    const b = await sharded.search(query, 10);
+    assert.deepEqual(Array.from(b.indices), Array.from(a.indices), `query ${query}`);
+    assert.deepEqual(Array.from(b.scores), Array.from(a.scores));
+  }
+  await one.terminate();
+  await two.terminate();
+});
+
+test("a change that goes through in some workers and not others makes the pooled object refuse every later call", async () => {
+  const client = await createWorker({ workers: 2, maxBatchSize: 1 });
+  const model = await client.createModel(2, 1);
+  const index = await client.createIndex(2);
+  await model.loadWeights([1, 1]);
+  // Worker 0 is busy, so the calls' parts for worker 1 finish first; then they are cancelled.
+  const busy = client._busyForTest(150);
+  const controller = new AbortController();
+  const loaded = model.loadWeights([100, 100], null, { signal: controller.signal });
+  const added = index.add([1, 0, 0, 1, 1, 1, -1, 0], { signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  controller.abort();
+  await assert.rejects(loaded, { name: "AbortError" });
+  await assert.rejects(added, { name: "AbortError" });
+  await busy.catch(() => {});
+  const outOfStep = (where, noun, call) => ({
+    message: new RegExp(`^${where}: this ${noun} no longer agrees across its workers: ${call} failed in 1 of its 2 ` +
+      "workers and went through in the others \\(AbortError: .*\\)\\. Dispose of it and make it again\\.$"),
+  });
+  await assert.rejects(async () => model.predict([1, 1]), outOfStep("MiniModel.predict", "model", "loadWeights"));
+  await assert.rejects(async () => model.predictBatch([1, 1, 2, 2], 2), outOfStep("MiniModel.predictBatch", "model", "loadWeights"));
+  await assert.rejects(async () => index.search([1, 1], 2), outOfStep("EmbeddingIndex.search", "index", "add"));
+  await assert.rejects(async () => index.add([1, 1]), outOfStep("EmbeddingIndex.add", "index", "add"));
+  await model.dispose();
+  await index.dispose();
+  // A change cancelled before any worker made it changes nothing and breaks nothing.
+  const fresh = await client.createModel(2, 1);
+  await fresh.loadWeights([1, 2]);
+  const early = new AbortController();
+  early.abort();
+  await assert.rejects(fresh.loadWeights([5, 5], null, { signal: early.signal }), { name: "AbortError" });
+  assert.deepEqual(Array.from(await fresh.predictBatch([1, 1, 2, 2], 2)), [3, 6]);
+  await client.terminate();
+});
+
+test("when one of the workers cannot start, createWorker rejects and stops the others", async () => {
+  const Real = globalThis.Worker;
+  globalThis.Worker = class extends Real {
+    async handle(message) {
+      if (message.op === "init" && workers.indexOf(this) === 1) {
+        this.reply({ id: message.id, ok: false, error: { name: "Error", message: "out of memory" } });
+        return;
+      }
+      return super.handle(message);
+    }
+  };
+  try {
+    await assert.rejects(createWorker({ workers: 2 }), { message: /out of memory/ });
+    assert.equal(workers.length, 2);
+    assert.deepEqual(workers.map((w) => w.terminated), [true, true], "no worker left running without a client");
+  } finally {
+    globalThis.Worker = Real;
+  }
+});
+
 test("a started worker gets a call before the call returns; calls made while it starts keep their order", async () => {
   const client = await createWorker({ workers: 2 });
   const model = await client.createModel(2, 1);

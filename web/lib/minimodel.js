@@ -23,6 +23,15 @@ export { MAX_WORKERS } from "./api.js";
 
 /** @typedef {import("./worker-client.js").WorkerClient} WorkerClient */
 /** @typedef {import("./worker-client.js").WorkerOptions} WorkerOptions */
+// The types a package user writes down (README: "a worker's objects are typed Remote<MiniModel>").
+/** @template T @typedef {import("./worker-client.js").Remote<T>} Remote */
+/** @typedef {import("./worker-client.js").RemoteMiniModel} RemoteMiniModel */
+/** @typedef {import("./worker-client.js").RemoteFeedForward} RemoteFeedForward */
+/** @typedef {import("./worker-client.js").RemoteIndex} RemoteIndex */
+/** @typedef {import("./worker-client.js").RemoteTextEmbedder} RemoteTextEmbedder */
+/** @typedef {import("./remote.js").CallOptions} CallOptions */
+/** @typedef {import("./runtime.js").RuntimeInfo} RuntimeInfo */
+/** @typedef {import("./api.js").Limits} Limits */
 
 /**
  * Start a worker (or several) that owns Pyodide; resolves once Python is ready in it. The
@@ -491,7 +500,8 @@ export class TextEmbedder extends PyObject {
    */
   static async load(source) {
     const where = "TextEmbedder.load";
-    const files = await readModelFiles(source ?? new URL(`models/${DEFAULT_MODEL}/`, ready(where).folder), where);
+    const { folder } = ready(where); // before downloading 46 MB of model files, not after
+    const files = await readModelFiles(source ?? new URL(`models/${DEFAULT_MODEL}/`, folder), where);
     const rt = ready(where);
     const session = callPython(
       where, rt.py.textFromFiles, files.config, files.config.length, files.tokenizer, files.tokenizer.length,

@@ -44,6 +44,32 @@ export function balancedRanges(weights, parts) {
   return ranges;
 }
 
+/**
+ * The results of a change sent to every worker. When it failed in some workers and went
+ * through in others (a cancelled or crashed call), the workers no longer hold the same
+ * object, and no later result could be trusted: `outOfStep` is told why, and the call
+ * rejects with the first failure. When it failed everywhere, nothing changed.
+ * @param {Promise<any>[]} parts @param {string} name @param {(why: string) => void} outOfStep
+ * @returns {Promise<any[]>}
+ */
+async function everyOrNone(parts, name, outOfStep) {
+  const settled = await Promise.allSettled(parts);
+  const failed = /** @type {PromiseRejectedResult[]} */ (settled.filter((s) => s.status === "rejected"));
+  if (failed.length === 0) return settled.map((s) => /** @type {PromiseFulfilledResult<any>} */ (s).value);
+  if (failed.length < settled.length) {
+    const reason = failed[0].reason;
+    outOfStep(`${name} failed in ${failed.length} of its ${settled.length} workers and went through in the others ` +
+      `(${reason?.name ?? "Error"}: ${reason?.message ?? reason})`);
+  }
+  throw failed[0].reason;
+}
+
+/** @param {string} where @param {string} noun @param {string} why */
+function outOfStepError(where, noun, why) {
+  return new Error(`${where}: this ${noun} no longer agrees across its workers: ${why}. ` +
+    `Dispose of it and make it again.`);
+}
+
 /** A model or embedder with a replica in every worker. */
 export class PooledObject {
   /** @param {PoolClient} client @param {string} kind @param {RemoteObject[]} replicas */
@@ -58,6 +84,8 @@ export class PooledObject {
     this._next = 0;
     /** @private */
     this._disposed = false;
+    /** @private @type {string | null} why the replicas no longer agree (a change that failed in some) */
+    this._outOfStep = null;
   }
 
   /** @private @returns {any} the replica whose turn it is */
@@ -75,13 +103,19 @@ export class PooledObject {
   _invoke(name, params) {
     const op = /** @type {Operation} */ (CLASSES[this.kind].methods[name]);
     const where = `${this.kind}.${name}`;
-    if (this._disposed) throw new Error(`${where}: this ${CLASSES[this.kind].noun} has been disposed`);
+    const noun = CLASSES[this.kind].noun;
+    if (this._disposed) throw new Error(`${where}: this ${noun} has been disposed`);
     if (this._replicas.length === 1) return /** @type {any} */ (this._replicas[0])[name](...params);
+    if (this._outOfStep) throw outOfStepError(where, noun, this._outOfStep);
     const limits = this._client.live(where);
     const args = op.check(this, params.slice(0, op.args.length), where, limits);
     const options = params[op.args.length];
     // Checked once here: the replicas are sent the checked arguments (RemoteObject._send).
-    if (op.restore) return Promise.all(this._replicas.map((r) => r._send(name, args, options))).then((all) => all[0]);
+    if (op.restore) {
+      return everyOrNone(this._replicas.map((r) => r._send(name, args, options)), name, (why) => {
+        this._outOfStep = why;
+      }).then((all) => all[0]);
+    }
     if (op.split) return this._split(name, op, args, options, where);
     return this._take()._send(name, args, options);
   }
@@ -206,6 +240,16 @@ export class ShardedIndex {
     this._globals = globals ?? shards.map(() => new Int32Array(0));
     /** @private */
     this._disposed = false;
+    /** @private @type {string | null} */
+    this._outOfStep = null;
+    /**
+     * Adds run one after another, and searches and saves after the adds called before
+     * them: an add numbers its rows from the size the one before it left, as one worker's
+     * index does. @private @type {Promise<unknown>}
+     */
+    this._adds = Promise.resolve();
+    /** @private */
+    this._pendingAdds = 0;
   }
 
   /** The vector length. @type {number} */
@@ -226,6 +270,7 @@ export class ShardedIndex {
     const op = CLASSES.EmbeddingIndex.methods[name];
     const where = `EmbeddingIndex.${name}`;
     if (this._disposed) throw new Error(`${where}: this index has been disposed`);
+    if (this._outOfStep) throw outOfStepError(where, "index", this._outOfStep);
     const args = op.check(this, params.slice(0, op.args.length), where, this._client.live(where));
     return { where, args, options: params[op.args.length] ?? {} };
   }
@@ -238,11 +283,26 @@ export class ShardedIndex {
   async add(vectors, options) {
     const { where, args: [rows], options: opts } = this._enter("add", [vectors, options]);
     checkOptions(opts, where);
+    // With no add in flight, this one starts now, copying its parts before add() returns,
+    // as a one-worker add does; behind another, it waits with a copy of its own.
+    const added = this._pendingAdds === 0 ? this._addInTurn(rows, opts, where)
+      : ((own) => this._adds.then(() => this._addInTurn(own, opts, where)))(rows.slice());
+    this._pendingAdds++;
+    this._adds = added.catch(() => {}).finally(() => this._pendingAdds--);
+    return added;
+  }
+
+  /**
+   * @private
+   * @param {Float32Array} rows @param {import("./remote.js").CallOptions} opts @param {string} where
+   */
+  async _addInTurn(rows, opts, where) {
+    if (this._outOfStep) throw outOfStepError(where, "index", this._outOfStep);
     const dim = this.dim;
     const count = rows.length / dim;
     const base = this.size;
     const ranges = balancedRanges(new Array(count).fill(1), this._shards.length);
-    await Promise.all(ranges.map(([start, end], i) => {
+    await everyOrNone(ranges.map(([start, end], i) => {
       const part = float32Part(rows, start * dim, end * dim);
       return this._shards[i]._send("add", [part], opts).then(() => {
         const globals = new Int32Array(this._globals[i].length + end - start);
@@ -250,7 +310,9 @@ export class ShardedIndex {
         for (let r = start; r < end; r++) globals[this._globals[i].length + r - start] = base + r;
         this._globals[i] = globals;
       });
-    }));
+    }), "add", (why) => {
+      this._outOfStep = why;
+    });
   }
 
   /**
@@ -261,6 +323,11 @@ export class ShardedIndex {
    */
   async search(query, k, options) {
     const { args, options: opts } = this._enter("search", [query, k, options]);
+    if (this._pendingAdds > 0) {  // searched after the adds called before it, with its query as of now
+      args[0] = Float32Array.from(args[0]);
+      await this._adds;
+      if (this._outOfStep) throw outOfStepError("EmbeddingIndex.search", "index", this._outOfStep);
+    }
     const results = await Promise.all(this._shards.map((shard, i) =>
       shard.size === 0 ? null : shard.search(args[0], Math.min(args[1], shard.size), opts).then(
         (/** @type {{ indices: Int32Array, scores: Float32Array }} */ found) => ({ found, globals: this._globals[i] }),
@@ -284,6 +351,10 @@ export class ShardedIndex {
    */
   async toBytes(options) {
     const { options: opts } = this._enter("toBytes", [options]);
+    if (this._pendingAdds > 0) {
+      await this._adds;
+      if (this._outOfStep) throw outOfStepError("EmbeddingIndex.toBytes", "index", this._outOfStep);
+    }
     const dim = this.dim;
     const size = this.size;
     const rows = new Uint8Array(size * dim * 4);

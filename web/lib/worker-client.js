@@ -218,9 +218,15 @@ export class WorkerClient {
     this._pool = { live: (where) => this._live(where) };
   }
 
-  /** @internal Start every worker, in parallel. */
+  /** @internal Start every worker, in parallel; if one cannot start, stop them all (the
+   * caller gets no client to terminate them with). */
   async _startAll() {
-    await Promise.all(this._members.map((member) => member.transport.ensure("createWorker")));
+    const started = await Promise.allSettled(this._members.map((member) => member.transport.ensure("createWorker")));
+    const failed = started.find((s) => s.status === "rejected");
+    if (failed) {
+      await this.terminate();
+      throw /** @type {PromiseRejectedResult} */ (failed).reason;
+    }
   }
 
   /** How many workers compute for this client. @type {number} */

@@ -18,7 +18,7 @@ import {
   onFatalError,
   softmax,
 } from "minimodel-web";
-import type { NumericInput, FileSource } from "minimodel-web";
+import type { CallOptions, FileSource, Limits, NumericInput, Remote, RemoteIndex, RuntimeInfo } from "minimodel-web";
 
 declare global {
   interface Window {
@@ -91,7 +91,14 @@ async function main(): Promise<Record<string, unknown>> {
 
   // Worker
   const worker = await createWorker({ maxBatchSize: 8, batchTimeoutMs: 0, cache: true, onCrash: () => {} });
-  const remote = await worker.createModel(4, 2);
+  const remote: Remote<MiniModel> = await worker.createModel(4, 2); // the README's words for it
+  const callOptions: CallOptions = {};
+  const workerIndex: RemoteIndex = await worker.createIndex(4);
+  await workerIndex.add([1, 0, 0, 0], callOptions);
+  await workerIndex.dispose();
+  const declaredLimits: Limits | null = worker.limits;
+  const declaredInfo: RuntimeInfo | null = worker.info;
+  if (!declaredLimits || !declaredInfo) throw new Error("the worker's limits and info are known once it started");
   await remote.loadWeights([1, 0, 0, 0, 0, 1, 0, 0], [0.5, -0.5]);
   const controller = new AbortController();
   const remoteY: Float32Array = await remote.predict([1, 2, 3, 4], { signal: controller.signal });
