@@ -422,6 +422,51 @@ test("when one of the workers cannot start, createWorker rejects and stops the o
   }
 });
 
+test("a call waiting for a restarting worker rejects as soon as it is aborted", async () => {
+  const client = await createWorker({ maxBatchSize: 1 });
+  const model = await client.createModel(2, 1);
+  const handle = FakeWorker.prototype.handle;
+  FakeWorker.prototype.handle = async function (message) {
+    if (message.op === "init") await new Promise((resolve) => setTimeout(resolve, 1000)); // a slow restart
+    return handle.call(this, message);
+  };
+  try {
+    const busy = new AbortController();
+    const waste = client._busyForTest(10_000, { signal: busy.signal });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    busy.abort(); // the worker is replaced: the next call waits for the new one
+    await waste.catch(() => {});
+    const controller = new AbortController();
+    const started = Date.now();
+    const call = model.predictBatch([1, 2], 1, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 10);
+    await assert.rejects(call, { name: "AbortError" });
+    assert.ok(Date.now() - started < 500, `rejected after ${Date.now() - started} ms, not when the worker was up`);
+    assert.deepEqual(Array.from(await model.predictBatch([1, 2], 1)), [Math.fround(0.03)], "the restarted worker still computes");
+  } finally {
+    FakeWorker.prototype.handle = handle;
+    await client.terminate();
+  }
+});
+
+test("a worker whose script does not load is named in createWorker's error", async () => {
+  const Real = globalThis.Worker;
+  globalThis.Worker = class extends Real {
+    postMessage() {
+      setTimeout(() => this.onerror?.({}), 5); // a module that failed to load: an error event with no message
+    }
+  };
+  try {
+    await assert.rejects(createWorker({ baseURL: "https://example.test/wrong/" }), {
+      message: "createWorker: the minimodel worker could not start: its script https://example.test/wrong/worker.js " +
+        "did not load or failed before answering (the worker script failed); check createWorker's baseURL and that " +
+        "the file is served",
+    });
+  } finally {
+    globalThis.Worker = Real;
+  }
+});
+
 test("a started worker gets a call before the call returns; calls made while it starts keep their order", async () => {
   const client = await createWorker({ workers: 2 });
   const model = await client.createModel(2, 1);

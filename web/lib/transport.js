@@ -13,6 +13,25 @@ import { abortError, decodeError } from "./protocol.js";
 import { keepSpare } from "./spare-buffers.js";
 
 /**
+ * `promise`, or an AbortError as soon as `signal` aborts, whichever comes first.
+ * @template T @param {Promise<T>} promise @param {AbortSignal | null} signal
+ * @returns {Promise<T>}
+ */
+function unlessAborted(promise, signal) {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    if (signal.aborted) {
+      onAbort();
+      promise.catch(() => {}); // settled later, unheard
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/**
  * The Worker interface this needs (a real Worker, or a fake in the unit tests).
  * @typedef {Object} WorkerLike
  * @property {(message: any, transfer?: Transferable[]) => void} postMessage
@@ -58,6 +77,7 @@ import { keepSpare } from "./spare-buffers.js";
  *   worker must do before taking calls (init, restore the objects), using `requestTo`
  * @property {(progress: any) => void} [onProgress]
  * @property {(error: Error) => void} [onCrash]
+ * @property {string} [scriptURL]  the worker's script, named when it cannot start
  */
 
 /** The counters stats() reports. */
@@ -87,6 +107,8 @@ export class Transport {
     /** @type {Promise<void>} */
     this.queueTail = Promise.resolve();
     this.counters = new Counters();
+    /** Whether the current worker has answered anything yet (else it never started). */
+    this.heardFrom = false;
   }
 
   /**
@@ -106,6 +128,7 @@ export class Transport {
   /** @private */
   async boot() {
     const worker = this.options.spawn();
+    this.heardFrom = false;
     worker.onmessage = ({ data }) => this.onMessage(worker, data);
     worker.onerror = (event) => {
       event.preventDefault?.();
@@ -124,6 +147,7 @@ export class Transport {
   /** @private @param {WorkerLike} worker @param {any} data */
   onMessage(worker, data) {
     if (worker !== this.worker) return;
+    this.heardFrom = true;
     if (data.type === "progress") {
       // A request's own progress (it names the request), or the worker's start-up's.
       if (data.id === undefined) this.options.onProgress?.(data.progress);
@@ -206,10 +230,10 @@ export class Transport {
     this.queueTail = new Promise((resolve) => (release = resolve));
     this.waiting++;
     try {
-      await previous; // the calls queued before this one have been posted (or failed)
+      await unlessAborted(previous, signal); // the calls queued before this one have been posted (or failed)
       for (;;) {
         if (signal?.aborted) throw abortError(signal);
-        await this.ensure(where);
+        await unlessAborted(this.ensure(where), signal); // a restart can take seconds: an abort does not wait
         if (signal?.aborted) throw abortError(signal);
         if (this.terminated) throw new Error(`${where}: the worker was terminated`);
         if (this.ready()) return this.requestTo(/** @type {WorkerLike} */ (this.worker), where, op, makeArgs, options);
@@ -267,10 +291,15 @@ export class Transport {
     worker.terminate();
     this.worker = null;
     this.counters.crashes++;
+    // A worker that never answered did not start: most often its script did not load (a
+    // wrong baseURL, a file not served), which a page can only fix by its own change.
+    const why = this.heardFrom ? `the minimodel worker stopped (${reason}); the next call starts a new one`
+      : `the minimodel worker could not start: its script ${this.options.scriptURL ?? ""} did not load or failed ` +
+        `before answering (${reason}); check createWorker's baseURL and that the file is served`;
     for (const entry of [...this.pending.values()]) {
       if (entry.worker !== worker) continue;
       this.settle(entry);
-      entry.reject(new Error(`${entry.where}: the minimodel worker stopped (${reason}); the next call starts a new one`));
+      entry.reject(new Error(`${entry.where}: ${why}`));
     }
     try {
       this.options.onCrash?.(new Error(reason));

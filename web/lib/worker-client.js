@@ -129,9 +129,11 @@ class Member {
     /** @type {Map<number, RemoteObject>} */
     this.objects = new Map();
     this.nextObject = 1;
+    const scriptURL = new URL("worker.js", options.folder);
     this.transport = new Transport({
       // The worker script is the library's own file in that folder (bundlers leave this alone).
-      spawn: () => /** @type {any} */ (new Worker(new URL("worker.js", options.folder), { type: "module" })),
+      spawn: () => /** @type {any} */ (new Worker(scriptURL, { type: "module" })),
+      scriptURL: scriptURL.href,
       start: (transport, worker) => this.start(transport, worker),
       onProgress: options.onProgress,
       onCrash: options.onCrash,
