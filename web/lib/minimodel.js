@@ -162,6 +162,7 @@ class Model extends PyObject {
   }
 
   /**
+   * @private the worker's entry point (called by name, see api.js), not for pages
    * predictBatch as the worker runs it for the page (worker.js), which has run
    * predictBatch's checks on these very values before sending them (RemoteObject, the
    * pool): only the sizes are checked again, not every value (a second scan of a W2
@@ -176,6 +177,7 @@ class Model extends PyObject {
   }
 
   /**
+   * @private the worker's entry point (called by name, see api.js), not for pages
    * predictBatch without the overflow check, for merged predict() calls: the worker
    * client checks each caller's row, so one overflowing row fails alone; the page has
    * checked every row's values, so only the sizes are checked here.
@@ -537,6 +539,7 @@ export class TextEmbedder extends PyObject {
   }
 
   /**
+   * @private the worker's entry point (called by name, see api.js), not for pages
    * embed(), reporting progress (the worker's onProgress).
    * @param {string[]} texts @param {(done: number, total: number) => void} progress
    * @returns {Float32Array}
@@ -547,6 +550,7 @@ export class TextEmbedder extends PyObject {
   }
 
   /**
+   * @private the worker's entry point (called by name, see api.js), not for pages
    * Merged embed() calls (the worker's batches): the same as embed.
    * @param {string[]} texts @returns {Float32Array}
    */
