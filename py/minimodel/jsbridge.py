@@ -315,13 +315,16 @@ class TextSession:
 
     @classmethod
     def from_files(cls, config: Any, config_length: int, tokenizer: Any, tokenizer_length: int, weights: Any,
-                   weights_length: int, sentence_config: Any = None, sentence_config_length: int = 0) -> TextSession:
-        """From the files' bytes (JS ``Uint8Array``s); sentence_bert_config.json may be None.
-        The embedder has run once before it is returned (see ``warm_up``)."""
+                   weights_length: int, sentence_config: Any = None, sentence_config_length: int = 0,
+                   pooling: Any = None, pooling_length: int = 0) -> TextSession:
+        """From the files' bytes (JS ``Uint8Array``s); sentence_bert_config.json and
+        1_Pooling/config.json may be None. The embedder has run once before it is returned
+        (see ``warm_up``)."""
         session = cls(TextEmbedder.from_files(
             bytes_from_js(config, config_length), bytes_from_js(tokenizer, tokenizer_length),
             bytes_from_js(weights, weights_length),
             None if sentence_config is None else bytes_from_js(sentence_config, sentence_config_length),
+            None if pooling is None else bytes_from_js(pooling, pooling_length),
         ))
         session.warm_up()
         return session

@@ -257,11 +257,15 @@ class TextEmbedder:
         self.encoder = encoder
 
     @classmethod
-    def from_files(cls, config: Any, tokenizer: Any, weights: Any, sentence_config: Any = None) -> TextEmbedder:
+    def from_files(cls, config: Any, tokenizer: Any, weights: Any, sentence_config: Any = None,
+                   pooling_config: Any = None) -> TextEmbedder:
         """From the bytes (or paths) of config.json, tokenizer.json, model.safetensors and
-        optionally sentence_bert_config.json (its max_seq_length bounds the tokens)."""
+        optionally sentence_bert_config.json (its max_seq_length bounds the tokens) and
+        1_Pooling/config.json (checked: the embedder pools by the mean only)."""
         config_data = _json(config, "config.json")
         bert = BertConfig(config_data)
+        if pooling_config is not None:
+            check_pooling(_json(pooling_config, POOLING_FILE), bert.hidden)
         max_tokens = bert.positions
         if sentence_config is not None:
             st = _json(sentence_config, "sentence_bert_config.json")
@@ -294,11 +298,11 @@ class TextEmbedder:
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> TextEmbedder:
         """From a model folder: config.json, tokenizer.json, model.safetensors and the
-        optional sentence_bert_config.json."""
+        optional sentence_bert_config.json and 1_Pooling/config.json."""
         folder = Path(folder)
-        st = folder / "sentence_bert_config.json"
+        st, pooling = folder / "sentence_bert_config.json", folder / POOLING_FILE
         return cls.from_files(folder / "config.json", folder / "tokenizer.json", folder / "model.safetensors",
-                              st if st.exists() else None)
+                              st if st.exists() else None, pooling if pooling.exists() else None)
 
     @property
     def dim(self) -> int:
@@ -369,6 +373,24 @@ def _bytes(source: Any, name: str) -> bytes | memoryview:
     if isinstance(source, np.ndarray) and source.dtype == np.uint8:
         return memoryview(source)
     raise TypeError(f"{name} must be bytes or a path; received {type(source).__name__}")
+
+
+POOLING_FILE = "1_Pooling/config.json"
+
+
+def check_pooling(pooling: dict[str, Any], hidden: int) -> None:
+    """Refuse a sentence-transformers pooling config other than the mean over the tokens
+    (which is all ``encode`` computes): a model pooled by its [CLS] token, say, would
+    otherwise load and give vectors other than its own, with nothing to tell."""
+    modes = sorted(k for k, v in pooling.items() if k.startswith("pooling_mode_") and v is True)
+    if modes != ["pooling_mode_mean_tokens"]:
+        raise ModelFileError(
+            f"{POOLING_FILE}: this model pools by {', '.join(m.removeprefix('pooling_mode_') for m in modes) or 'nothing'}; "
+            "TextEmbedder computes the mean over the tokens only (pooling_mode_mean_tokens alone true)"
+        )
+    dim = pooling.get("word_embedding_dimension", hidden)
+    if dim != hidden:
+        raise ModelFileError(f"{POOLING_FILE}: word_embedding_dimension is {dim!r}; config.json's hidden_size is {hidden}")
 
 
 def _json(source: Any, name: str) -> dict[str, Any]:

@@ -139,6 +139,9 @@ def test_errors_are_clear_and_dispose_is_safe(opened):
           out.hostile = await grab(() => mm.TextEmbedder.load({ ...files, weights: new Uint8Array([255, 255, 255, 255, 0, 0, 0, 0]) }));
           out.noWeights = await grab(() => mm.TextEmbedder.load(files));
           out.remoteMissing = await grab(() => w.loadTextEmbedder('lib/models/nothing-here/'));
+          const cls = new TextEncoder().encode(JSON.stringify({ word_embedding_dimension: 384, pooling_mode_cls_token: true, pooling_mode_mean_tokens: false }));
+          out.clsPooling = await grab(() => mm.TextEmbedder.load({ ...files, weights, pooling: cls }));
+          out.remoteClsPooling = await grab(() => w.loadTextEmbedder({ ...files, weights: 'lib/models/all-MiniLM-L6-v2/model.safetensors', pooling: cls }));
           const extra = await mm.TextEmbedder.load({ ...files, weights });
           extra.dispose(); extra.dispose();
           out.afterDispose = await grab(() => extra.embed('a'));
@@ -157,6 +160,10 @@ def test_errors_are_clear_and_dispose_is_safe(opened):
     assert "model.safetensors" in got["hostile"] and "header" in got["hostile"]
     assert got["noWeights"] == "TypeError: TextEmbedder.load: source.weights is missing (config.json, tokenizer.json, model.safetensors)"
     assert "nothing-here/config.json: HTTP 404" in got["remoteMissing"]
+    assert got["clsPooling"] == ("Error: TextEmbedder.load: the model cannot be loaded: 1_Pooling/config.json: this model "
+                                 "pools by cls_token; TextEmbedder computes the mean over the tokens only "
+                                 "(pooling_mode_mean_tokens alone true)")
+    assert got["remoteClsPooling"].endswith(got["clsPooling"].removeprefix("Error: TextEmbedder.load: "))
     assert got["afterDispose"] == "Error: TextEmbedder.embed: this embedder has been disposed"
     # The browser reports the 404s of the missing folder (on the page and in the worker): nothing else.
     errors = watch.take_console_errors()

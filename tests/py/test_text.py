@@ -134,6 +134,36 @@ def test_broken_model_files_are_refused_with_the_file_named(model_files):
             TextEmbedder.from_files(*files)
 
 
+MEAN_POOLING = {"word_embedding_dimension": 384, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
+                "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}, "this model pools by cls_token; TextEmbedder"),
+    ({"pooling_mode_max_tokens": True}, "this model pools by max_tokens, mean_tokens;"),
+    ({"pooling_mode_mean_tokens": False}, "this model pools by nothing;"),
+    ({"word_embedding_dimension": 768}, "word_embedding_dimension is 768; config.json's hidden_size is 384"),
+])
+def test_a_model_pooled_otherwise_than_by_the_mean_is_refused(model_files, tmp_path, change, message):
+    """Its vectors would not be its own: the embedder computes the mean over the tokens only."""
+    for name, data in model_files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({**MEAN_POOLING, **change}))
+    with pytest.raises(WeightsFileError, match="^1_Pooling/config.json: " + message):
+        TextEmbedder.from_pretrained(tmp_path)
+    files = [model_files[name] for name in ("config.json", "tokenizer.json", "model.safetensors")]
+    with pytest.raises(WeightsFileError, match=message):
+        TextEmbedder.from_files(*files, pooling_config=json.dumps({**MEAN_POOLING, **change}).encode())
+
+
+def test_the_shipped_models_pooling_config_is_read_and_accepted(model_files):
+    assert (MODEL / "1_Pooling" / "config.json").exists()
+    TextEmbedder.from_pretrained(MODEL)  # reads it: mean pooling
+    files = [model_files[name] for name in ("config.json", "tokenizer.json", "model.safetensors")]
+    TextEmbedder.from_files(*files, pooling_config=json.dumps(MEAN_POOLING).encode())
+
+
 def test_a_missing_weights_file_is_named_once(model_files, tmp_path):
     for name in ("config.json", "tokenizer.json"):
         (tmp_path / name).write_bytes(model_files[name])

@@ -494,9 +494,11 @@ export class TextEmbedder extends PyObject {
   /**
    * Load a model: no argument, the all-MiniLM-L6-v2 the library ships; a folder's URL
    * (ending in "/") in the sentence-transformers layout (config.json, tokenizer.json,
-   * model.safetensors, optional sentence_bert_config.json); or { config, tokenizer,
-   * weights, sentenceConfig? }, each a URL, Blob, ArrayBuffer or Uint8Array. A missing or
-   * broken file rejects with an Error naming the file and the problem.
+   * model.safetensors, optional sentence_bert_config.json and 1_Pooling/config.json); or
+   * { config, tokenizer, weights, sentenceConfig?, pooling? }, each a URL, Blob, ArrayBuffer
+   * or Uint8Array. A missing or broken file rejects with an Error naming the file and the
+   * problem, and so does a pooling config other than the mean over the tokens (the only
+   * pooling this embedder computes).
    * @param {ModelSource} [source]
    * @returns {Promise<TextEmbedder>}
    */
@@ -508,6 +510,7 @@ export class TextEmbedder extends PyObject {
     const session = callPython(
       where, rt.py.textFromFiles, files.config, files.config.length, files.tokenizer, files.tokenizer.length,
       files.weights, files.weights.length, files.sentenceConfig, files.sentenceConfig?.length ?? 0,
+      files.pooling, files.pooling?.length ?? 0,
     );
     const s = { runtime: rt, session, embed: session.embed_json, tokenize: session.tokenize_text };
     return adopt(TextEmbedder, "TextEmbedder", { ...s, buffers: [], proxies: [s.embed, s.tokenize, session] }, {

@@ -56,16 +56,17 @@ export async function readWeightSource(source, where, name = "source", options =
 /**
  * A text-embedding model: a folder URL (ending in "/") in the sentence-transformers
  * layout, or its files one by one.
- * @typedef {string | URL | { config: FileLike, tokenizer: FileLike, weights: FileLike, sentenceConfig?: FileLike }} ModelSource
+ * @typedef {string | URL | { config: FileLike, tokenizer: FileLike, weights: FileLike, sentenceConfig?: FileLike, pooling?: FileLike }} ModelSource
  */
 /** @typedef {string | URL | Blob | ArrayBuffer | Uint8Array} FileLike */
 
 /**
- * The files of a text-embedding model, as { config, tokenizer, weights, sentenceConfig }
- * (sentenceConfig null when the folder has no sentence_bert_config.json).
+ * The files of a text-embedding model, as { config, tokenizer, weights, sentenceConfig, pooling }
+ * (sentenceConfig null when the folder has no sentence_bert_config.json, pooling when it
+ * has no 1_Pooling/config.json).
  * @param {unknown} source  a ModelSource
  * @param {string} where
- * @returns {Promise<{ config: Uint8Array, tokenizer: Uint8Array, weights: Uint8Array, sentenceConfig: Uint8Array | null }>}
+ * @returns {Promise<{ config: Uint8Array, tokenizer: Uint8Array, weights: Uint8Array, sentenceConfig: Uint8Array | null, pooling: Uint8Array | null }>}
  */
 export async function readModelFiles(source, where) {
   if (typeof source === "string" || source instanceof URL) {
@@ -76,13 +77,14 @@ export async function readModelFiles(source, where) {
       );
     }
     const at = (/** @type {string} */ file) => new URL(file, folder);
-    const [config, tokenizer, weights, sentenceConfig] = await inOrder([
+    const [config, tokenizer, weights, sentenceConfig, pooling] = await inOrder([
       readWeightSource(at("config.json"), where),
       readWeightSource(at("tokenizer.json"), where),
       readWeightSource(at("model.safetensors"), where),
       readWeightSource(at("sentence_bert_config.json"), where, "sentence_bert_config.json", { optional: true }),
+      readWeightSource(at("1_Pooling/config.json"), where, "1_Pooling/config.json", { optional: true }),
     ]);
-    return { config, tokenizer, weights, sentenceConfig };
+    return { config, tokenizer, weights, sentenceConfig, pooling };
   }
   if (source === null || typeof source !== "object" || ArrayBuffer.isView(source) || source instanceof ArrayBuffer ||
       (typeof Blob !== "undefined" && source instanceof Blob)) {
@@ -94,13 +96,14 @@ export async function readModelFiles(source, where) {
   for (const name of ["config", "tokenizer", "weights"]) {
     if (files[name] === undefined) throw new TypeError(`${where}: source.${name} is missing (config.json, tokenizer.json, model.safetensors)`);
   }
-  const [config, tokenizer, weights, sentenceConfig] = await inOrder([
+  const [config, tokenizer, weights, sentenceConfig, pooling] = await inOrder([
     readWeightSource(files.config, where, "source.config"),
     readWeightSource(files.tokenizer, where, "source.tokenizer"),
     readWeightSource(files.weights, where, "source.weights"),
     files.sentenceConfig === undefined ? null : readWeightSource(files.sentenceConfig, where, "source.sentenceConfig"),
+    files.pooling === undefined ? null : readWeightSource(files.pooling, where, "source.pooling"),
   ]);
-  return { config, tokenizer, weights, sentenceConfig: sentenceConfig ?? null };
+  return { config, tokenizer, weights, sentenceConfig: sentenceConfig ?? null, pooling: pooling ?? null };
 }
 
 /**

@@ -505,7 +505,7 @@ async function modelPayload(source, where) {
   const files = /** @type {Record<string, unknown>} */ (source);
   /** @type {Record<string, any>} */
   const payload = {};
-  for (const name of ["config", "tokenizer", "weights", "sentenceConfig"]) {
+  for (const name of ["config", "tokenizer", "weights", "sentenceConfig", "pooling"]) {
     const file = files[name];
     if (file === undefined) continue;
     payload[name] = typeof file === "string" || file instanceof URL ? absolute(file) : (await readWeightSource(file, where, `source.${name}`)).slice();
