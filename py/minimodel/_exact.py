@@ -22,8 +22,11 @@ How, and why it is exact:
 3. Rounding float64 -> float32 is monotone, so if r - B and r + B round to the same
    float32 value, the exact value (between them) rounds to it as well.
 4. Otherwise (the exact value lies within B of a rounding boundary: rare, but it happens
-   with cancellation such as [1e8, 1, -1e8] . [1, 1, 1]) the element is summed exactly in
-   integers and rounded to float32 by comparing the candidates exactly.
+   with cancellation such as [1e8, 1, -1e8] . [1, 1, 1], and always for a sum that cancels
+   to exactly 0) the element is summed by math.fsum, whose float64 result rounds to the
+   right float32 unless it lies halfway between two (see _round_exact); then, or past
+   float32's range, it is summed exactly in integers and rounded to float32 by comparing
+   the candidates exactly.
 A zero result is +0.0 (as the compiled kernel gives), so results compare bit for bit.
 """
 
@@ -38,6 +41,7 @@ import numpy as np
 _CHUNK_ROWS = 2048
 #: The float32 overflow threshold: max + half an ulp (2**128 - 2**103) rounds to infinity.
 _OVERFLOW = Fraction(2**128 - 2**103)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def rounded_matmul(x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> np.ndarray:
@@ -77,10 +81,22 @@ def rounded_matmul(x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None, 
 
 
 def _round_exact(x: np.ndarray, w: np.ndarray, bias: np.float32 | None) -> np.float32:
-    """The float32 nearest to ``x . w + bias`` computed exactly (ties to even)."""
+    """The float32 nearest to ``x . w + bias`` computed exactly (ties to even).
+
+    First through ``math.fsum``, 10-20x faster than the fractions below, which a sum that
+    cancels to exactly 0 always needs (it sits on the float64 bound's fence): the products
+    of two float32 are exact in float64 (24 + 24 bits), and fsum returns the float64
+    nearest to their exact sum. Rounding that float64 f to float32 gives the exact sum's
+    float32 rounding unless f is itself halfway between two float32 values: a halfway
+    point (a float64) strictly between the exact sum and f would be a float64 nearer the
+    sum than f is. So only a halfway f, or one past float32's range, takes the exact path.
+    """
     terms = (x.astype(np.float64) * w.astype(np.float64)).tolist()  # exact products
     if bias is not None:
         terms.append(float(bias))
+    nearest = math.fsum(terms)
+    if abs(nearest) <= _FLOAT32_MAX and not _halfway_between_float32s(nearest):
+        return np.float32(np.float32(nearest) + np.float32(0.0))
     exact = _exact_sum(terms)
     if abs(exact) >= _OVERFLOW:
         return np.float32(math.copysign(math.inf, exact))
@@ -89,6 +105,15 @@ def _round_exact(x: np.ndarray, w: np.ndarray, bias: np.float32 | None) -> np.fl
                   if np.isfinite(c)]
     best = min(candidates, key=lambda c: (abs(Fraction(float(c)) - exact), int(c.view(np.uint32)) & 1))
     return np.float32(best + np.float32(0.0))
+
+
+def _halfway_between_float32s(value: float) -> bool:
+    """Whether a finite float64 lies exactly halfway between two adjacent float32 values."""
+    rounded = np.float32(value)
+    if float(rounded) == value:
+        return False
+    other = np.nextafter(rounded, np.float32(math.copysign(math.inf, value - float(rounded))))
+    return (float(rounded) + float(other)) / 2 == value  # exact: two adjacent float32 in float64
 
 
 def _exact_sum(values: list[float]) -> Fraction:

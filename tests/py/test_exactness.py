@@ -235,6 +235,32 @@ def test_ties_round_to_even():
     assert got[0, 0] == np.float32(0.099999994)  # 13421772 * 2**-27, the even neighbour
 
 
+def test_a_sum_whose_float64_is_halfway_between_float32s_is_rounded_exactly():
+    """1 + 2**-24 + 2**-80: its float64 (fsum's answer) is 1 + 2**-24, halfway between the
+    float32 values 1 and 1 + 2**-23, where ties-to-even would give 1; the exact sum lies
+    above the halfway point, so it rounds up. A double-rounding trap for the fsum path."""
+    x = np.array([[1.0, 2.0**-12, 2.0**-40]], np.float32)
+    w = np.array([[1.0, 2.0**-12, 2.0**-40]], np.float32)
+    got = _exact.rounded_matmul(x, w, None, np.empty((1, 1), np.float32))
+    assert got.tobytes() == exact_rounded(x, w, None).tobytes()
+    assert got[0, 0] == np.float32(1 + 2.0**-23)
+    below = _exact.rounded_matmul(x, -w * [[1, 1, -1]], None, np.empty((1, 1), np.float32))  # -(1 + 2**-24 - 2**-80)
+    assert below[0, 0] == np.float32(-1.0) and below.tobytes() == exact_rounded(x, -w * [[1, 1, -1]], None).tobytes()
+
+
+def test_sums_that_cancel_to_zero_take_the_fast_exact_path(monkeypatch):
+    """Rows of +-1 against a query of +-1 cancel to exactly 0 often; each such element sits
+    on the float64 bound's fence. fsum settles them: the fractions are never needed."""
+    fractions = []
+    monkeypatch.setattr(_exact, "_exact_sum", lambda terms: fractions.append(terms))
+    rng = np.random.default_rng(5)
+    x = rng.choice([-1.0, 1.0], (50, 64)).astype(np.float32)
+    w = rng.choice([-1.0, 1.0], (30, 64)).astype(np.float32)
+    got = _exact.rounded_matmul(x, w, None, np.empty((50, 30), np.float32))
+    assert (got == 0).sum() > 50 and not fractions
+    assert got.tobytes() == (x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.float32).tobytes()
+
+
 # (rows, inputs, outputs) that take every path of mm_linear: 4-row blocks, 1 to 3 rows left
 # over, those rows with pairs of panels (16 outputs) and with a last single panel, N below 8,
 # and a batch that spans two row chunks.
