@@ -86,7 +86,8 @@ def _round_exact(x: np.ndarray, w: np.ndarray, bias: np.float32 | None) -> np.fl
     First through ``math.fsum``, 10-20x faster than the fractions below, which a sum that
     cancels to exactly 0 always needs (it sits on the float64 bound's fence): the products
     of two float32 are exact in float64 (24 + 24 bits), and fsum returns the float64
-    nearest to their exact sum. Rounding that float64 f to float32 gives the exact sum's
+    nearest to their exact sum (with IEEE double arithmetic, as on x86-64, ARM64 and
+    WebAssembly; CPython's docs warn only of x87's extended precision). Rounding that float64 f to float32 gives the exact sum's
     float32 rounding unless f is itself halfway between two float32 values: a halfway
     point (a float64) strictly between the exact sum and f would be a float64 nearer the
     sum than f is. So only a halfway f, or one past float32's range, takes the exact path.
