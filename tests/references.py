@@ -98,6 +98,9 @@ BAD_FILES = [
     # 2**24 * 2**24 * 2**16 wraps to 0 in int64; the product is taken in Python integers
     (safetensors_bytes({"fc1.weight": entry(shape=(2**24, 2**24, 2**16), offsets=(0, 0))}, b""),
      "'fc1.weight': 18,446,744,073,709,551,616 values; at most 67,108,864 are accepted"),
+    # thousands of sizes: their product would be an integer of thousands of digits
+    (safetensors_bytes({"fc1.weight": entry(shape=(2**24,) * 600, offsets=(0, 0))}, b""),
+     "'fc1.weight': shape has 600 sizes; at most 8 are accepted"),
 ]
 
 

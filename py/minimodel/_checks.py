@@ -7,6 +7,7 @@ was received, so the JavaScript facade can show it unchanged.
 
 from __future__ import annotations
 
+import json
 import operator
 from typing import Any
 
@@ -21,6 +22,45 @@ MAX_DIM = 1 << 24  # 16,777,216
 MAX_PARAMETERS = 1 << 26  # 67,108,864
 #: Largest accepted number of values in an EmbeddingIndex (1 GiB of float32).
 MAX_INDEX_VALUES = 1 << 28  # 268,435,456
+
+
+#: Deepest nesting of arrays and objects accepted in the JSON files the library reads (a
+#: safetensors header needs 3 levels, a tokenizer.json about 6). json.loads recurses in C
+#: once a level: in Pyodide 100,000 levels overflowed WebAssembly's stack, a fatal error
+#: that ends the runtime, before Python's recursion limit could raise RecursionError.
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text, brackets inside strings not
+    counted. A quote starts or ends a string unless an odd number of backslashes precedes
+    it. Vectorised over the quotes and brackets only (a few ms for a tokenizer.json)."""
+    codes = np.frombuffer(raw, dtype=np.uint8)
+    quotes = np.flatnonzero(codes == 0x22)
+    after_backslash = quotes[(quotes > 0) & (codes[np.maximum(quotes - 1, 0)] == 0x5C)]
+    if after_backslash.size:  # rare: count each one's run of backslashes (linear in all)
+        escaped = []
+        for q in after_backslash.tolist():
+            start = q - 1
+            while start >= 0 and raw[start] == 0x5C:
+                start -= 1
+            if (q - 1 - start) % 2:
+                escaped.append(q)
+        quotes = np.setdiff1d(quotes, escaped, assume_unique=True)
+    brackets = np.flatnonzero((codes == 0x5B) | (codes == 0x7B) | (codes == 0x5D) | (codes == 0x7D))
+    outside = brackets[np.searchsorted(quotes, brackets) % 2 == 0]  # an even number of quotes before it
+    kinds = codes[outside]
+    steps = np.where((kinds == 0x5B) | (kinds == 0x7B), 1, -1)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads``, after refusing (ValueError) text nested deeper than MAX_JSON_DEPTH."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    depth = json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"arrays and objects nested {depth:,} levels deep; at most {MAX_JSON_DEPTH} are accepted")
+    return json.loads(text)
 
 
 def describe(value: Any) -> str:

@@ -26,6 +26,7 @@ from ._kernels import Pinned
 from ._exact import rounded_matmul
 from .layers import Linear
 from .tokenizer import WordPieceTokenizer
+from ._checks import loads_json
 from .weights import WeightsFileError, read_safetensors, widen
 
 #: Tokens per bucket (padded batch): bounds the activations' memory (3 x 384 floats of
@@ -396,7 +397,7 @@ def check_pooling(pooling: dict[str, Any], hidden: int) -> None:
 def _json(source: Any, name: str) -> dict[str, Any]:
     data = _bytes(source, name)
     try:
-        value = json.loads(bytes(data).decode("utf-8"))
+        value = loads_json(bytes(data).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelFileError(f"{name} is not valid JSON ({err})") from None
     except (RecursionError, ValueError) as err:  # nesting too deep, an integer of thousands of digits

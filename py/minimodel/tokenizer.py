@@ -57,6 +57,8 @@ import re
 import unicodedata
 from typing import Any, Iterable
 
+from ._checks import loads_json
+
 __all__ = ["WordPieceTokenizer"]
 
 # --- character properties ----------------------------------------------------------------
@@ -499,7 +501,7 @@ class WordPieceTokenizer:
                 f"data must be the str or bytes of a tokenizer.json, received {_describe(data)}"
             )
         try:
-            config = json.loads(data)
+            config = loads_json(data)
         except json.JSONDecodeError as error:
             raise ValueError(f"tokenizer.json is not valid JSON: {error}") from None
         except (RecursionError, ValueError) as error:  # nesting too deep, an integer of thousands of digits

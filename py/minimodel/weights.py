@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels
-from ._checks import MAX_DIM, MAX_PARAMETERS, first_non_finite
+from ._checks import MAX_DIM, MAX_PARAMETERS, first_non_finite, loads_json
 
 #: Largest accepted safetensors header (the format's own reference limit is 100 MB).
 MAX_HEADER_BYTES = 100 * 2**20
@@ -104,6 +104,16 @@ def _to_float32(name: str, raw: np.ndarray, dtype: str) -> np.ndarray:
     return values
 
 
+#: The most sizes a tensor's shape may have (models and indexes use 1 to 4).
+MAX_TENSOR_DIMS = 8
+
+
+def _shown(value: Any) -> str:
+    """repr, cut short: a hostile header's values can be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def read_safetensors(data: Any, integers: bool = False, half: bool = False) -> dict[str, np.ndarray]:
     """All tensors of a ``.safetensors`` file as float32 arrays, checked strictly.
     ``integers``: also accept integer tensors (returned as they are). ``half``: float16
@@ -132,7 +142,7 @@ def parse_safetensors(data: Any, integers: bool = False, half: bool = False,
     if 8 + header_len > len(view):
         raise WeightsFileError(f"the header claims {header_len:,} bytes but the file has only {len(view) - 8:,} after its length")
     try:
-        header = json.loads(bytes(view[8 : 8 + header_len]).decode("utf-8"))
+        header = loads_json(bytes(view[8 : 8 + header_len]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise WeightsFileError(f"the header is not valid JSON ({err})") from None
     except (RecursionError, ValueError) as err:  # nesting too deep, an integer of thousands of digits
@@ -143,30 +153,33 @@ def parse_safetensors(data: Any, integers: bool = False, half: bool = False,
     spans: list[tuple[int, int, str]] = []
     tensors: dict[str, np.ndarray] = {}
     for name, entry in header.items():
+        shown = _shown(name)
         if name == "__metadata__":
             if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
                 raise WeightsFileError("__metadata__ must map names to strings")
             metadata = entry
             continue
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise WeightsFileError(f"tensor {name!r}: an entry needs exactly dtype, shape and data_offsets")
+            raise WeightsFileError(f"tensor {shown}: an entry needs exactly dtype, shape and data_offsets")
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
         known = {**_DTYPES, **_INTEGER_DTYPES} if integers else _DTYPES
         if dtype not in known:
-            raise WeightsFileError(f"tensor {name!r}: dtype {dtype!r} is not supported ({', '.join(known)})")
+            raise WeightsFileError(f"tensor {shown}: dtype {_shown(dtype)} is not supported ({', '.join(known)})")
         if not isinstance(shape, list) or not all(type(d) is int and 0 <= d <= MAX_DIM for d in shape):
-            raise WeightsFileError(f"tensor {name!r}: shape {shape!r} is not a list of sizes")
+            raise WeightsFileError(f"tensor {shown}: shape {_shown(shape)} is not a list of sizes")
+        if len(shape) > MAX_TENSOR_DIMS:  # before their product: thousands of sizes make an integer of thousands of digits
+            raise WeightsFileError(f"tensor {shown}: shape has {len(shape):,} sizes; at most {MAX_TENSOR_DIMS} are accepted")
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
-            raise WeightsFileError(f"tensor {name!r}: data_offsets {offsets!r} is not [begin, end]")
+            raise WeightsFileError(f"tensor {shown}: data_offsets {_shown(offsets)} is not [begin, end]")
         begin, end = offsets
         count = math.prod(shape)  # Python integers: a product of huge sizes cannot wrap around
         if count > max_values:
-            raise WeightsFileError(f"tensor {name!r}: {count:,} values; at most {max_values:,} are accepted")
+            raise WeightsFileError(f"tensor {shown}: {count:,} values; at most {max_values:,} are accepted")
         if not 0 <= begin <= end <= len(body):
-            raise WeightsFileError(f"tensor {name!r}: bytes {begin}..{end} lie outside the {len(body):,} bytes of data")
+            raise WeightsFileError(f"tensor {shown}: bytes {begin}..{end} lie outside the {len(body):,} bytes of data")
         if end - begin != count * known[dtype].itemsize:
             raise WeightsFileError(
-                f"tensor {name!r}: shape {shape} of {dtype} needs {count * known[dtype].itemsize:,} bytes; "
+                f"tensor {shown}: shape {shape} of {dtype} needs {count * known[dtype].itemsize:,} bytes; "
                 f"data_offsets give {end - begin:,}"
             )
         spans.append((begin, end, name))

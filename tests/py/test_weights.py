@@ -101,3 +101,52 @@ def test_minimodel_needs_exactly_one_layer():
     with pytest.raises(WeightsFileError, match="a MiniModel has one layer; the file has 2"):
         MiniModel.from_safetensors(FeedForward([3, 2, 1]).save_safetensors())
     assert read_safetensors(GOOD)["fc1.bias"].tolist() == [6, 7]
+
+
+def _reference_json_depth(text: str) -> int:
+    """Character by character: the deepest [ or { outside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
+    return deepest
+
+
+def test_json_nesting_is_measured_outside_strings():
+    """The check that keeps json.loads from overflowing Pyodide's stack (a fatal error in
+    the browser) must not count brackets in strings, escaped quotes and backslash runs
+    included: against a character-by-character scan, on random JSON."""
+    import json
+    import random
+
+    from minimodel._checks import json_depth
+
+    rng = random.Random(1)
+    pieces = ["a", "[", "]", "{", "}", "\\", '"', "\\\\", '\\"', "é"]
+
+    def value(level: int) -> str:
+        roll = rng.random()
+        if level > rng.randint(0, 9) or roll < 0.3:
+            return json.dumps("".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))), ensure_ascii=False)
+        if roll < 0.65:
+            return "[" + ",".join(value(level + 1) for _ in range(rng.randint(0, 3))) + "]"
+        return "{" + ",".join(f'"{k}":' + value(level + 1) for k in range(rng.randint(0, 3))) + "}"
+
+    for _ in range(3000):
+        text = value(0)
+        assert json_depth(text.encode()) == _reference_json_depth(text), text
+    assert json_depth(b"[" * 100_000 + b"]" * 100_000) == 100_000
+    assert json_depth(b'["' + b"[" * 1000 + b'"]') == 1
