@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 
-import { balancedRanges } from "../../web/lib/pool.js";
+import { balancedRanges, readSavedIndex, savedIndex } from "../../web/lib/pool.js";
 import { createWorker } from "../../web/lib/worker-client.js";
 import { encodeError, transferablesOf } from "../../web/lib/protocol.js";
 import { spareStats, worthKeeping } from "../../web/lib/spare-buffers.js";
@@ -464,6 +464,135 @@ test("a worker whose script does not load is named in createWorker's error", asy
     });
   } finally {
     globalThis.Worker = Real;
+  }
+});
+
+test("calls queued while the worker restarts are sent in call order, even when one in the middle is aborted", async () => {
+  const client = await createWorker({ maxBatchSize: 1 });
+  const model = await client.createModel(2, 1);
+  const handle = FakeWorker.prototype.handle;
+  FakeWorker.prototype.handle = async function (message) {
+    if (message.op === "init") await new Promise((resolve) => setTimeout(resolve, 200)); // a slow restart
+    return handle.call(this, message);
+  };
+  try {
+    const busy = new AbortController();
+    const waste = client._busyForTest(10_000, { signal: busy.signal });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    busy.abort(); // the worker is replaced: the next calls wait for the new one
+    await waste.catch(() => {});
+    const first = model.loadWeights([5, 5]);
+    const second = model.loadWeights([1, 1]);
+    const controller = new AbortController();
+    const aborted = model.predictBatch([9, 9], 1, { signal: controller.signal });
+    const last = model.predictBatch([1, 2], 1); // must see the second weights
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort();
+    await assert.rejects(aborted, { name: "AbortError" });
+    await first;
+    await second;
+    assert.deepEqual(Array.from(await last), [3], "sent after loadWeights([1, 1]), not before it (15)");
+  } finally {
+    FakeWorker.prototype.handle = handle;
+    await client.terminate();
+  }
+});
+
+for (const n of [1, 2]) {
+  test(`${n} worker(s): a search made before an add does not see its rows, even when the add is made as an earlier add ends`, async () => {
+    const client = await createWorker({ workers: n });
+    const index = await client.createIndex(2);
+    const first = index.add([1, 0, 0, 1]);
+    const searched = index.search([1, 1], 10);
+    await first;
+    const second = index.add([1, 1, 1, 1]);
+    assert.deepEqual(Array.from((await searched).indices).sort(), [0, 1]);
+    await second;
+    assert.deepEqual(Array.from((await index.search([1, 1], 10)).indices).sort(), [0, 1, 2, 3]);
+    await client.terminate();
+  });
+}
+
+/** Gives the fake index the toBytes of a real one (a saved index's bytes of its rows). */
+function giveToBytes(index) {
+  Object.getPrototypeOf(index).toBytes ??= function () {
+    const data = new Float32Array(this.rows.length * this.dim);
+    this.rows.forEach((row, r) => data.set(row, r * this.dim));
+    return savedIndex(new Uint8Array(data.buffer), this.rows.length, this.dim);
+  };
+}
+
+test("a sharded index saved and then added to without waiting saves the rows it had, as one index does", async () => {
+  const client = await createWorker({ workers: 2 });
+  const index = await client.createIndex(2);
+  await index.add([1, 0, 0, 1, 1, 1, -1, 0]);
+  giveToBytes(workers[0].objects.values().next().value);
+  const handle = FakeWorker.prototype.handle;
+  FakeWorker.prototype.handle = async function (message) { // worker 1 saves slowly
+    if (this === workers[1] && message.op === "call" && message.args[1] === "toBytes") await new Promise((r) => setTimeout(r, 50));
+    return handle.call(this, message);
+  };
+  try {
+    const saved = index.toBytes();
+    await index.add([0, 2, 2, 0, 3, 3, 0, -1]);
+    assert.equal(readSavedIndex(await saved).rows, 4);
+    assert.equal(readSavedIndex(await index.toBytes()).rows, 8);
+  } finally {
+    FakeWorker.prototype.handle = handle;
+    await client.terminate();
+  }
+});
+
+test("an add or a search waiting behind an add rejects as soon as its signal aborts", async () => {
+  const client = await createWorker({ workers: 2 });
+  const index = await client.createIndex(2);
+  const busy = client._busyForTest(1000); // worker 0 busy: the first add waits for it
+  const first = index.add([1, 0, 0, 1, 1, 1, -1, 0]);
+  const controller = new AbortController();
+  const second = index.add([1, 2, 3, 4], { signal: controller.signal });
+  const searched = index.search([1, 1], 2, { signal: controller.signal });
+  const after = index.search([1, 0], 1); // behind both: goes on without them
+  setTimeout(() => controller.abort(), 20);
+  const started = Date.now();
+  const settled = await Promise.allSettled([second, searched]);
+  assert.ok(Date.now() - started < 500, `settled after ${Date.now() - started} ms, when the first add ended`);
+  assert.deepEqual(settled.map((r) => r.reason?.name), ["AbortError", "AbortError"]);
+  await first;
+  await busy;
+  assert.equal(index.size, 4, "the aborted add added nothing");
+  assert.deepEqual(Array.from((await after).indices), [0]);
+  await client.terminate();
+});
+
+test("an add waiting behind another is checked again in its turn: disposed, or past the size limit", async () => {
+  const client = await createWorker({ workers: 2 });
+  const index = await client.createIndex(2);
+  const first = index.add([1, 0, 0, 1, 1, 1, -1, 0]);
+  const second = index.add([1, 2, 3, 4]);
+  const disposed = index.dispose();
+  await first.catch(() => {});
+  await assert.rejects(second, { message: "EmbeddingIndex.add: this index has been disposed" });
+  await disposed;
+  await client.terminate();
+
+  const handle = FakeWorker.prototype.handle;
+  FakeWorker.prototype.handle = async function (message) {
+    if (message.op === "init") {
+      this.reply({ id: message.id, ok: true, result: { info: {}, limits: { maxDim: 64, maxParameters: 64, maxValues: 8 } } });
+      return;
+    }
+    return handle.call(this, message);
+  };
+  try {
+    const small = await createWorker({ workers: 2 });
+    const full = await small.createIndex(2);
+    const settled = await Promise.allSettled([full.add(new Array(8).fill(1)), full.add(new Array(8).fill(1))]);
+    assert.deepEqual(settled.map((r) => r.status), ["fulfilled", "rejected"]);
+    assert.equal(settled[1].reason.name, "RangeError");
+    assert.equal(full.size * full.dim, 8);
+    await small.terminate();
+  } finally {
+    FakeWorker.prototype.handle = handle;
   }
 });
 

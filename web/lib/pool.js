@@ -9,7 +9,7 @@
 // With one worker every call goes to the one replica, exactly as before.
 
 import { CLASSES, float32Part } from "./api.js";
-import { abortError } from "./protocol.js";
+import { abortError, unlessAborted } from "./protocol.js";
 import { checkOptions, classesFromTable } from "./remote.js";
 
 /** @typedef {import("./remote.js").RemoteObject} RemoteObject */
@@ -243,13 +243,14 @@ export class ShardedIndex {
     /** @private @type {string | null} */
     this._outOfStep = null;
     /**
-     * Adds run one after another, and searches and saves after the adds called before
-     * them: an add numbers its rows from the size the one before it left, as one worker's
-     * index does. @private @type {Promise<unknown>}
+     * The line that keeps calls in call order, as one worker's index does: an add takes
+     * its turn after every call before it was sent and every add before it answered (it
+     * numbers its rows from the size those left); a search or a save after every call
+     * before it was sent. This settles when the last call's turn is over. @private @type {Promise<void>}
      */
-    this._adds = Promise.resolve();
-    /** @private */
-    this._pendingAdds = 0;
+    this._line = Promise.resolve();
+    /** Calls whose turn is not over. At 0, a call is sent at once. @private */
+    this._inLine = 0;
   }
 
   /** The vector length. @type {number} */
@@ -283,13 +284,49 @@ export class ShardedIndex {
   async add(vectors, options) {
     const { where, args: [rows], options: opts } = this._enter("add", [vectors, options]);
     checkOptions(opts, where);
-    // With no add in flight, this one starts now, copying its parts before add() returns,
-    // as a one-worker add does; behind another, it waits with a copy of its own.
-    const added = this._pendingAdds === 0 ? this._addInTurn(rows, opts, where)
-      : ((own) => this._adds.then(() => this._addInTurn(own, opts, where)))(rows.slice());
-    this._pendingAdds++;
-    this._adds = added.catch(() => {}).finally(() => this._pendingAdds--);
-    return added;
+    const own = this._inLine === 0 ? rows : rows.slice(); // as of the call, when it must wait
+    return this._inTurn(opts, true, () => {
+      if (own !== rows) this._enter("add", [own]); // checked again in its turn: disposed, out of step, or now too full
+      return this._addInTurn(own, opts, where);
+    });
+  }
+
+  /**
+   * Send a call in its turn (see _line): at once when no call is in line, else when the
+   * calls before it are sent (and their adds answered), then checked again. `send` sends
+   * its call before it returns; an abort while waiting rejects at once, and the call
+   * keeps its place in line, which moves on without it.
+   * @private
+   * @template T
+   * @param {import("./remote.js").CallOptions} opts @param {boolean} untilAnswered  an add
+   * @param {() => Promise<T>} send
+   * @returns {Promise<T>}
+   */
+  _inTurn(opts, untilAnswered, send) {
+    const previous = this._line;
+    const waits = this._inLine > 0;
+    this._inLine++;
+    /** @type {() => void} */
+    let sent = () => {};
+    const wasSent = new Promise((resolve) => (sent = () => resolve(undefined)));
+    const sendNow = () => {
+      try {
+        return send();
+      } finally {
+        sent();
+      }
+    };
+    /** @type {Promise<T>} */
+    let result;
+    try {
+      result = waits ? unlessAborted(previous, opts.signal ?? null).then(sendNow) : sendNow();
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.catch(() => sent()); // aborted or refused while waiting: the line moves on
+    const over = untilAnswered ? result.then(() => {}, () => {}) : wasSent;
+    this._line = previous.then(() => over).finally(() => this._inLine--);
+    return result;
   }
 
   /**
@@ -323,15 +360,18 @@ export class ShardedIndex {
    */
   async search(query, k, options) {
     const { args, options: opts } = this._enter("search", [query, k, options]);
-    if (this._pendingAdds > 0) {  // searched after the adds called before it, with its query as of now
-      args[0] = Float32Array.from(args[0]);
-      await this._adds;
-      if (this._outOfStep) throw outOfStepError("EmbeddingIndex.search", "index", this._outOfStep);
-    }
-    const results = await Promise.all(this._shards.map((shard, i) =>
-      shard.size === 0 ? null : shard.search(args[0], Math.min(args[1], shard.size), opts).then(
-        (/** @type {{ indices: Int32Array, scores: Float32Array }} */ found) => ({ found, globals: this._globals[i] }),
-      )));
+    if (this._inLine > 0) args[0] = Float32Array.from(args[0]); // its query as of the call
+    /** @type {number} */
+    let size = 0;
+    const results = await this._inTurn(opts, false, () => {
+      this._checkUsable("search");
+      size = this.size;
+      const globals = [...this._globals]; // as of now: a later add extends them
+      return Promise.all(this._shards.map((shard, i) =>
+        shard.size === 0 ? null : shard.search(args[0], Math.min(args[1], shard.size), opts).then(
+          (/** @type {{ indices: Int32Array, scores: Float32Array }} */ found) => ({ found, globals: globals[i] }),
+        )));
+    });
     /** @type {[number, number][]} */
     const candidates = [];
     for (const result of results) {
@@ -340,7 +380,7 @@ export class ShardedIndex {
       for (let j = 0; j < found.indices.length; j++) candidates.push([found.scores[j], globals[found.indices[j]]]);
     }
     candidates.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-    const best = candidates.slice(0, Math.min(args[1], this.size));
+    const best = candidates.slice(0, Math.min(args[1], size));
     return { indices: Int32Array.from(best, (c) => c[1]), scores: Float32Array.from(best, (c) => c[0]) };
   }
 
@@ -351,21 +391,31 @@ export class ShardedIndex {
    */
   async toBytes(options) {
     const { options: opts } = this._enter("toBytes", [options]);
-    if (this._pendingAdds > 0) {
-      await this._adds;
-      if (this._outOfStep) throw outOfStepError("EmbeddingIndex.toBytes", "index", this._outOfStep);
-    }
     const dim = this.dim;
-    const size = this.size;
+    let size = 0;
+    /** @type {Int32Array[]} */
+    let globals = [];
+    const saved = await this._inTurn(opts, false, () => {
+      this._checkUsable("toBytes");
+      size = this.size;
+      globals = [...this._globals]; // as of now: a later add extends them
+      return Promise.all(this._shards.map((shard) => shard.toBytes(opts)));
+    });
     const rows = new Uint8Array(size * dim * 4);
-    const saved = await Promise.all(this._shards.map((shard) => shard.toBytes(opts)));
     saved.forEach((bytes, i) => {
       const shard = /** @type {{ data: Uint8Array }} */ (readSavedIndex(bytes));
-      this._globals[i].forEach((global, local) => {
+      globals[i].forEach((global, local) => {
         rows.set(shard.data.subarray(local * dim * 4, (local + 1) * dim * 4), global * dim * 4);
       });
     });
     return savedIndex(rows, size, dim);
+  }
+
+  /** @private @param {string} name  throws when the index was disposed or broke while a call waited */
+  _checkUsable(name) {
+    const where = `EmbeddingIndex.${name}`;
+    if (this._disposed) throw new Error(`${where}: this index has been disposed`);
+    if (this._outOfStep) throw outOfStepError(where, "index", this._outOfStep);
   }
 
   /** Free every shard. Safe to call twice; later calls reject. */

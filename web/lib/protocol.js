@@ -74,3 +74,23 @@ export function transferablesOf(result) {
 export function abortError(signal) {
   return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
 }
+
+/**
+ * `promise`, or an AbortError as soon as `signal` aborts, whichever comes first.
+ * @template T @param {Promise<T>} promise @param {AbortSignal | null} signal
+ * @returns {Promise<T>}
+ */
+export function unlessAborted(promise, signal) {
+  // Always a new promise, with or without a signal, so that callers waiting on one
+  // promise resume in the order they began to wait (each takes the same steps).
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortError(signal));
+      promise.catch(() => {}); // settled later, unheard
+      return;
+    }
+    const onAbort = () => reject(abortError(/** @type {AbortSignal} */ (signal)));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal?.removeEventListener("abort", onAbort));
+  });
+}

@@ -9,27 +9,8 @@
 //   starts a new one.
 // - terminate() fails everything pending; later calls reject.
 
-import { abortError, decodeError } from "./protocol.js";
+import { abortError, decodeError, unlessAborted } from "./protocol.js";
 import { keepSpare } from "./spare-buffers.js";
-
-/**
- * `promise`, or an AbortError as soon as `signal` aborts, whichever comes first.
- * @template T @param {Promise<T>} promise @param {AbortSignal | null} signal
- * @returns {Promise<T>}
- */
-function unlessAborted(promise, signal) {
-  if (!signal) return promise;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    if (signal.aborted) {
-      onAbort();
-      promise.catch(() => {}); // settled later, unheard
-      return;
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
 
 /**
  * The Worker interface this needs (a real Worker, or a fake in the unit tests).
@@ -107,7 +88,7 @@ export class Transport {
     /** @type {Promise<void>} */
     this.queueTail = Promise.resolve();
     this.counters = new Counters();
-    /** Whether the current worker has answered anything yet (else it never started). */
+    /** Whether any worker of this transport has answered (else none ever started). */
     this.heardFrom = false;
   }
 
@@ -128,7 +109,6 @@ export class Transport {
   /** @private */
   async boot() {
     const worker = this.options.spawn();
-    this.heardFrom = false;
     worker.onmessage = ({ data }) => this.onMessage(worker, data);
     worker.onerror = (event) => {
       event.preventDefault?.();
@@ -241,7 +221,9 @@ export class Transport {
       }
     } finally {
       this.waiting--;
-      release();
+      // Not before the calls ahead of this one: an aborted call leaves the queue early,
+      // and the call behind it must still go after them.
+      previous.then(release);
     }
   }
 
@@ -291,7 +273,7 @@ export class Transport {
     worker.terminate();
     this.worker = null;
     this.counters.crashes++;
-    // A worker that never answered did not start: most often its script did not load (a
+    // When no worker ever answered, none started: most often the script did not load (a
     // wrong baseURL, a file not served), which a page can only fix by its own change.
     const why = this.heardFrom ? `the minimodel worker stopped (${reason}); the next call starts a new one`
       : `the minimodel worker could not start: its script ${this.options.scriptURL ?? ""} did not load or failed ` +
