@@ -143,8 +143,17 @@ def sentences(paragraph: str) -> list[str]:
 
 def _longest_prefix(parts: list[str], start: int, joiner: str, count: Callable[[str], int], limit: int) -> int:
     """The largest ``end`` > start such that parts[start:end] joined fits in ``limit`` tokens
-    (binary search; parts[start] alone must fit)."""
+    (parts[start] alone must fit): galloping (ends 1, 2, 4, ... past start), then binary
+    search, as web/demo/passages.js's longestPrefix (see there why)."""
     lo, hi = start + 1, len(parts)
+    step = 1
+    while lo < hi:
+        probe = min(lo + step, hi)
+        if count(joiner.join(parts[start:probe])) <= limit:
+            lo, step = probe, step * 2
+        else:
+            hi = probe - 1
+            break
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if count(joiner.join(parts[start:mid])) <= limit:

@@ -149,6 +149,32 @@ def test_long_paragraphs_are_cut_at_sentences_then_by_tokens():
     assert hard_split("x" * 400, chars, 150) == ["x" * 148, "x" * 148, "x" * 104]
 
 
+def test_cutting_a_long_text_without_sentence_ends_reads_it_about_once(monkeypatch):
+    """A log or a word list is one long "sentence": each passage's end is found by probing
+    ends 1, 2, 4, ... words past its start, so the tokenizer sees about twice the text in
+    all, not the rest of the document for every passage (4.7 GB for a 2.6 MB log, once);
+    and the passages are those of a binary search over the whole rest."""
+    text = " ".join(f"w{i % 997}" for i in range(60_000))
+    seen = []
+
+    def count(piece: str) -> int:
+        seen.append(len(piece))
+        return len(piece.split(" ")) + 2
+
+    pieces = hard_split(text, count, 150)
+
+    def bisect_end(parts, start, joiner, count, limit):  # the search it replaced
+        lo, hi = start + 1, len(parts)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if count(joiner.join(parts[start:mid])) <= limit else (lo, mid - 1)
+        return lo
+
+    assert sum(seen) < 20 * len(text), f"{sum(seen):,} characters counted for a text of {len(text):,}"
+    monkeypatch.setattr(search_sample, "_longest_prefix", bisect_end)
+    assert hard_split(text, count, 150) == pieces and len(pieces) == 406  # 60,000 words, 148 a piece
+
+
 def test_no_passage_is_cut_by_the_embedder_with_the_real_tokenizer(dist):
     count, max_tokens = search_sample.tokenizer_counter(
         {name: (dist / model.FOLDER / name).read_bytes() for name in ["tokenizer.json", "sentence_bert_config.json"]})

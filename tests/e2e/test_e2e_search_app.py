@@ -274,6 +274,7 @@ def test_cancel_keeps_what_was_embedded_and_the_page_stays_responsive(browser, b
     kept = int(status.split("Kept the ")[1].split(" ")[0])
     assert status.startswith("Cancelled. Kept the ") and "kept for this session" in status, status
     assert kept % 8 == 0 and 8 <= kept < 48
+    assert page.locator("#embedding").is_hidden(), "no frozen progress bar or time estimate left behind"
     assert page.evaluate("window.searchApp.collections.mine.passages.length") == kept
     assert page.evaluate("window.searchApp.collections.mine.index.size") == kept
     # The page answers at once, and searching works again (the worker was replaced).
@@ -285,6 +286,39 @@ def test_cancel_keeps_what_was_embedded_and_the_page_stays_responsive(browser, b
     search(page, "copper lantern museum")
     search(page, "read a CSV file", "sample")
     assert page.evaluate(LIVE_PROXIES) == before
+    watch.assert_clean()
+    context.close()
+
+
+def test_other_encodings_drops_beside_the_box_and_forget_during_a_run(browser, base_url):
+    context = browser.new_context()
+    page, watch = open_search(context, base_url + "search.html")
+    garden = "The rose garden opens in spring. Its gardeners prune the hedges in March."
+    page.set_input_files("#files", [
+        {"name": "notepad.txt", "mimeType": "text/plain", "buffer": b"\xff\xfe" + garden.encode("utf-16-le")},
+        {"name": "old.txt", "mimeType": "text/plain", "buffer": "Café crème, déjà vu: naïve façades.".encode("cp1252")},
+    ])
+    page.wait_for_selector("#add-status[data-outcome=done]", timeout=60_000)
+    assert page.inner_text("#add-problems") == "old.txt: read as Windows-1252 (Latin-1) text, since it is not UTF-8."
+    texts = page.evaluate("window.searchApp.collections.mine.passages.map((p) => p.text)")
+    assert texts == [garden, "Café crème, déjà vu: naïve façades."]
+
+    # A file dropped beside the box is added too; the page stays (the browser would open the file).
+    page.evaluate("""() => {
+      const data = new DataTransfer();
+      data.items.add(new File([document.querySelector('h1').textContent + ' ' + 'the lighthouse keeper. '.repeat(3000)], 'long.txt', { type: 'text/plain' }));
+      document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    }""")
+    page.wait_for_function("() => /Embedding (8|9|\\d\\d) of/.test(document.getElementById('embed-text').textContent)",
+                           timeout=60_000)
+    assert page.url.endswith("search.html")
+    # Forget during the run: the run stops at once and everything is forgotten.
+    page.click("#forget")
+    assert page.inner_text("#forget-status") == "Forgetting your documents…"
+    page.wait_for_selector("#add-status[data-outcome=cancelled]", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('forget-status').textContent.startsWith('Your documents were')")
+    assert page.evaluate("window.searchApp.collections.mine.passages.length") == 0
+    assert page.locator("#embedding").is_hidden()
     watch.assert_clean()
     context.close()
 

@@ -399,12 +399,12 @@ function wireDocuments() {
     if (files.length) enqueue(() => addFiles(files));
   });
   const zone = $("drop-zone");
-  zone.addEventListener("dragover", (/** @type {DragEvent} */ event) => {
-    event.preventDefault();
-    zone.classList.add("over");
-  });
+  zone.addEventListener("dragover", () => zone.classList.add("over"));
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (/** @type {DragEvent} */ event) => {
+  // Files dropped anywhere on the page are added: the browser's own default would open
+  // the file in this tab, leaving the app (and a run in progress) behind.
+  window.addEventListener("dragover", (/** @type {DragEvent} */ event) => event.preventDefault());
+  window.addEventListener("drop", (/** @type {DragEvent} */ event) => {
     event.preventDefault();
     zone.classList.remove("over");
     const files = Array.from(event.dataTransfer?.files ?? []);
@@ -422,7 +422,12 @@ function wireDocuments() {
     enqueue(() => addDocuments([{ name, text }], []));
   });
   $("embed-cancel").addEventListener("click", () => app.run?.abort());
-  $("forget").addEventListener("click", () => enqueue(forget));
+  $("forget").addEventListener("click", () => {
+    // A run in progress stops now (its passages so far are saved, then forgotten with the rest).
+    app.run?.abort();
+    $("forget-status").textContent = "Forgetting your documents…";
+    enqueue(forget);
+  });
 }
 
 /** Additions run one after another (a drop during an embedding run waits its turn). */
@@ -432,6 +437,22 @@ function enqueue(/** @type {() => Promise<void>} */ job) {
 
 function say(/** @type {string} */ text) {
   $("add-status").textContent = text;
+}
+
+/**
+ * A text file's text: UTF-16 when it starts with a byte-order mark (as Windows Notepad's
+ * "Unicode" saves), else UTF-8, else Windows-1252 (Latin-1 text from older editors), which
+ * is then named.
+ * @param {Uint8Array} bytes @returns {{ text: string, note?: string }}
+ */
+function decodeText(bytes) {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { text: new TextDecoder("utf-16le").decode(bytes) };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { text: new TextDecoder("utf-16be").decode(bytes) };
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+  } catch {
+    return { text: new TextDecoder("windows-1252").decode(bytes), note: "read as Windows-1252 (Latin-1) text, since it is not UTF-8" };
+  }
 }
 
 /** @param {File[]} files */
@@ -454,18 +475,13 @@ async function addFiles(files) {
       problems.push(`${file.name} was skipped: a document of that name is already in your documents.`);
       continue;
     }
-    let text;
-    try {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch {
-      problems.push(`${file.name} was skipped: it is not a text file (its bytes are not UTF-8 text).`);
-      continue;
-    }
+    const { text, note } = decodeText(new Uint8Array(await file.arrayBuffer()));
     if (text.includes("\u0000")) {
-      problems.push(`${file.name} was skipped: it is not a text file (it contains binary data).`);
+      problems.push(`${file.name} was skipped: it is not a text file (it contains binary data, ` +
+        "or it is UTF-16 text without a byte-order mark).");
       continue;
     }
+    if (note) problems.push(`${file.name}: ${note}.`);
     if (!text.trim()) {
       problems.push(`${file.name} was skipped: it is empty.`);
       continue;
@@ -553,8 +569,8 @@ async function addDocuments(documents, problems) {
   const seconds = (performance.now() - t0) / 1000;
   const saved = done > 0 ? await saveDocuments() : "none";
   const where = saved === "saved" ? "saved in this browser" : "kept for this session";
+  $("embedding").hidden = true; // whatever the outcome: the status line says what happened
   if (outcome === "done") {
-    $("embedding").hidden = true;
     say(`Added ${plural(passages.length, "passage")} from ${plural(documents.length, "document")} in ${seconds.toFixed(1)} s ` +
       `(${(passages.length / seconds).toFixed(1)} passages/s), ${where}.`);
   } else {

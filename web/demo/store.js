@@ -52,7 +52,8 @@ function done(request) {
 function committed(tx) {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
+    // A failed request's error reaches the transaction before tx.error is set: take the request's.
+    tx.onerror = (event) => reject(/** @type {IDBRequest | null} */ (event.target)?.error ?? tx.error);
     tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted", "AbortError"));
   });
 }
