@@ -203,7 +203,7 @@ def test_own_documents_are_embedded_searched_kept_and_forgotten(browser, base_ur
     assert page.evaluate("window.searchApp.collections.mine.passages") == expected
 
     page.click("#forget")
-    page.wait_for_function("() => document.getElementById('forget-status').textContent !== ''")
+    page.wait_for_function("() => document.getElementById('forget-status').textContent.startsWith('Your documents')")
     assert page.inner_text("#forget-status") == "Your documents were deleted from this browser."
     assert page.evaluate(LIVE_PROXIES) == without_documents  # the index is freed
     assert page.is_checked("#use-sample") and page.is_disabled("#use-mine")
@@ -319,6 +319,22 @@ def test_other_encodings_drops_beside_the_box_and_forget_during_a_run(browser, b
     page.wait_for_function("() => document.getElementById('forget-status').textContent.startsWith('Your documents were')")
     assert page.evaluate("window.searchApp.collections.mine.passages.length") == 0
     assert page.locator("#embedding").is_hidden()
+    watch.assert_clean()
+    context.close()
+
+
+def test_a_paste_after_a_reload_gets_a_name_of_its_own(browser, base_url):
+    context = browser.new_context()
+    page, watch = open_search(context, base_url + "search.html")
+    for text, name in (("Bees visit the lavender hedge all through July.", "Pasted text"),
+                       ("Swallows nest under the barn roof every May.", "Pasted text 2")):
+        page.fill("#paste", text)
+        page.click("#add-paste")
+        page.wait_for_selector("#add-status[data-outcome=done]", timeout=60_000)
+        assert page.evaluate("window.searchApp.collections.mine.passages.map((p) => p.file)")[-1] == name
+        page.reload()  # the stored documents come back; the next paste must not reuse a name
+        wait_ready(page)
+    assert "2 documents" in page.inner_text("#mine-summary")
     watch.assert_clean()
     context.close()
 

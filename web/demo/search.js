@@ -416,8 +416,12 @@ function wireDocuments() {
       say("The pasted text is empty: paste some text into the box first.");
       return;
     }
-    app.pastes += 1;
-    const name = app.pastes === 1 ? "Pasted text" : `Pasted text ${app.pastes}`;
+    // The first name not taken by a stored document (they come back on the next visit).
+    const taken = new Set(app.collections.mine.passages.map((p) => p.file));
+    let n = 1;
+    while (taken.has(n === 1 ? "Pasted text" : `Pasted text ${n}`) || n <= app.pastes) n++;
+    app.pastes = n;
+    const name = n === 1 ? "Pasted text" : `Pasted text ${n}`;
     $("paste").value = "";
     enqueue(() => addDocuments([{ name, text }], []));
   });
