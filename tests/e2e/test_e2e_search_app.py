@@ -286,6 +286,18 @@ def test_cancel_keeps_what_was_embedded_and_the_page_stays_responsive(browser, b
     search(page, "copper lantern museum")
     search(page, "read a CSV file", "sample")
     assert page.evaluate(LIVE_PROXIES) == before
+    # Adding the same file again adds the rest of it; a third time, nothing.
+    page.set_input_files("#files", [{"name": "long.txt", "mimeType": "text/plain", "buffer": long_document(48).encode()}])
+    page.wait_for_selector("#add-status[data-outcome=done]", timeout=60_000)
+    assert page.inner_text("#add-problems") == f"long.txt: adding the {48 - kept} passages not embedded before."
+    positions = page.evaluate("window.searchApp.collections.mine.passages.map((p) => p.position)")
+    assert positions == list(range(48)) and page.evaluate("window.searchApp.collections.mine.index.size") == 48
+    page.set_input_files("#files", [{"name": "long.txt", "mimeType": "text/plain", "buffer": long_document(48).encode()}])
+    page.wait_for_function("() => document.getElementById('add-status').textContent === 'Nothing was added.'")
+    assert page.inner_text("#add-problems") == "long.txt was skipped: it is already in your documents."
+    page.set_input_files("#files", [{"name": "long.txt", "mimeType": "text/plain", "buffer": b"Another text altogether."}])
+    page.wait_for_function("() => document.getElementById('add-problems').textContent.includes('different')")
+    assert page.inner_text("#add-problems") == "long.txt was skipped: a different document of that name is already in your documents."
     watch.assert_clean()
     context.close()
 

@@ -465,7 +465,6 @@ async function addFiles(files) {
   const problems = [];
   /** @type {{ name: string, text: string }[]} */
   const documents = [];
-  const taken = new Set(app.collections.mine.passages.map((p) => p.file));
   for (const file of files) {
     if (!TEXT_EXTENSIONS.test(file.name) && !file.type.startsWith("text/")) {
       problems.push(`${file.name} was skipped: only text files (.txt, .md) can be added.`);
@@ -475,10 +474,8 @@ async function addFiles(files) {
       problems.push(`${file.name} was skipped: it is larger than ${formatMB(MAX_FILE_BYTES)}.`);
       continue;
     }
-    if (taken.has(file.name)) {
-      problems.push(`${file.name} was skipped: a document of that name is already in your documents.`);
-      continue;
-    }
+    // A name already taken is checked once split (addDocuments): the rest of a document
+    // whose embedding was cancelled can be added by adding it again.
     const { text, note } = decodeText(new Uint8Array(await file.arrayBuffer()));
     if (text.includes("\u0000")) {
       problems.push(`${file.name} was skipped: it is not a text file (it contains binary data, ` +
@@ -490,7 +487,10 @@ async function addFiles(files) {
       problems.push(`${file.name} was skipped: it is empty.`);
       continue;
     }
-    taken.add(file.name);
+    if (documents.some((d) => d.name === file.name)) {
+      problems.push(`${file.name} was skipped: two files of that name were given.`);
+      continue;
+    }
     documents.push({ name: file.name, text });
   }
   await addDocuments(documents, problems);
@@ -514,7 +514,20 @@ async function addDocuments(documents, problems) {
   for (const { name, text } of documents) {
     const parts = await splitPassages(text, count, app.embedder.maxTokens);
     if (parts.length === 0) problems.push(`${name} was skipped: it has no text to search.`);
-    parts.forEach((part, position) => passages.push({ file: name, position, text: part }));
+    // A document of this name already kept: its passages must be the first of these (the
+    // same text, cut short by a cancel), and only the rest are added.
+    const kept = app.collections.mine.passages.filter((p) => p.file === name);
+    if (kept.length > 0) {
+      const same = kept.length <= parts.length && kept.every((p) => p.position < kept.length && parts[p.position] === p.text);
+      if (!same || kept.length === parts.length) {
+        problems.push(`${name} was skipped: ${same ? "it is already in your documents" : "a different document of that name is already in your documents"}.`);
+        continue;
+      }
+      problems.push(`${name}: adding the ${plural(parts.length - kept.length, "passage")} not embedded before.`);
+    }
+    parts.forEach((part, position) => {
+      if (position >= kept.length) passages.push({ file: name, position, text: part });
+    });
   }
   list.replaceChildren(...problems.map((p) => Object.assign(document.createElement("li"), { textContent: p })));
   if (passages.length === 0) {
