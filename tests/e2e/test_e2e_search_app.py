@@ -239,6 +239,7 @@ def test_own_documents_are_embedded_searched_kept_and_forgotten(browser, base_ur
     assert "kept for this session" in page.inner_text("#add-status")
     notice = page.inner_text("#storage-notice")
     assert "storage for this site is full" in notice and "stay searchable until you close this page" in notice, notice
+    assert "kept until you close this page" in page.inner_text("#mine-summary"), "not 'kept in this browser'"
     assert search(page, "which flowers do bees like", "mine")[0]["file"] == "Pasted text"
     watch.assert_clean()
     context.close()

@@ -45,6 +45,7 @@ const app = {
   /** @type {AbortController | null} */ run: null,
   queue: Promise.resolve(),
   pastes: 0,
+  /** Whether the last save of my documents failed (they are then kept for this session only). */ unsaved: false,
   /** @type {Record<string, number>} ms from the start to: weights downloaded, python, model, sample, ready */
   timings: {},
 };
@@ -275,10 +276,13 @@ async function saveDocuments() {
     /** @type {import("./store.js").StoredRecord} */
     const record = { version: RECORD_VERSION, model: MODEL, dim: app.embedder.dim, passages: mine.passages, index, savedAt: Date.now() };
     await app.store.save(record);
+    app.unsaved = false;
     return "saved";
   } catch (err) {
     const problem = err instanceof StorageError ? err : new StorageError(messageOf(err), "failed");
     notice(`Your documents could not be saved in this browser: ${storageWords(problem)} They stay searchable until you close this page.`);
+    app.unsaved = true;
+    showMine();
     return "session";
   }
 }
@@ -615,7 +619,7 @@ function showMine() {
   $("mine-label").textContent = has ? `My documents (${plural(mine.passages.length, "passage")})` : "My documents (none yet)";
   $("mine-summary").textContent = has
     ? `${plural(files.size, "document")}, ${plural(mine.passages.length, "passage")}, ` +
-      (app.store ? "kept in this browser only." : "kept until you close this page.")
+      (app.store && !app.unsaved ? "kept in this browser only." : "kept until you close this page.")
     : "None yet. They are kept in this browser only.";
   $("mine-files").replaceChildren(
     ...Array.from(files, ([name, n]) => Object.assign(document.createElement("li"), { textContent: `${name}: ${plural(n, "passage")}` })),
