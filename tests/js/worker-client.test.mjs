@@ -422,20 +422,30 @@ test("when one of the workers cannot start, createWorker rejects and stops the o
   }
 });
 
-test("a call waiting for a restarting worker rejects as soon as it is aborted", async () => {
+/**
+ * A client with a model (inputs 2, outputs 1) whose worker is being replaced, the new one
+ * taking `ms` to start; `restore` puts the fake worker's normal start back.
+ * @param {number} ms
+ */
+async function restartingSlowly(ms) {
   const client = await createWorker({ maxBatchSize: 1 });
   const model = await client.createModel(2, 1);
   const handle = FakeWorker.prototype.handle;
   FakeWorker.prototype.handle = async function (message) {
-    if (message.op === "init") await new Promise((resolve) => setTimeout(resolve, 1000)); // a slow restart
+    if (message.op === "init") await new Promise((resolve) => setTimeout(resolve, ms));
     return handle.call(this, message);
   };
+  const busy = new AbortController();
+  const waste = client._busyForTest(10_000, { signal: busy.signal });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  busy.abort(); // the worker is replaced: the next calls wait for the new one
+  await waste.catch(() => {});
+  return { client, model, restore: () => (FakeWorker.prototype.handle = handle) };
+}
+
+test("a call waiting for a restarting worker rejects as soon as it is aborted", async () => {
+  const { client, model, restore } = await restartingSlowly(1000);
   try {
-    const busy = new AbortController();
-    const waste = client._busyForTest(10_000, { signal: busy.signal });
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    busy.abort(); // the worker is replaced: the next call waits for the new one
-    await waste.catch(() => {});
     const controller = new AbortController();
     const started = Date.now();
     const call = model.predictBatch([1, 2], 1, { signal: controller.signal });
@@ -444,7 +454,7 @@ test("a call waiting for a restarting worker rejects as soon as it is aborted", 
     assert.ok(Date.now() - started < 500, `rejected after ${Date.now() - started} ms, not when the worker was up`);
     assert.deepEqual(Array.from(await model.predictBatch([1, 2], 1)), [Math.fround(0.03)], "the restarted worker still computes");
   } finally {
-    FakeWorker.prototype.handle = handle;
+    restore();
     await client.terminate();
   }
 });
@@ -468,19 +478,8 @@ test("a worker whose script does not load is named in createWorker's error", asy
 });
 
 test("calls queued while the worker restarts are sent in call order, even when one in the middle is aborted", async () => {
-  const client = await createWorker({ maxBatchSize: 1 });
-  const model = await client.createModel(2, 1);
-  const handle = FakeWorker.prototype.handle;
-  FakeWorker.prototype.handle = async function (message) {
-    if (message.op === "init") await new Promise((resolve) => setTimeout(resolve, 200)); // a slow restart
-    return handle.call(this, message);
-  };
+  const { client, model, restore } = await restartingSlowly(200);
   try {
-    const busy = new AbortController();
-    const waste = client._busyForTest(10_000, { signal: busy.signal });
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    busy.abort(); // the worker is replaced: the next calls wait for the new one
-    await waste.catch(() => {});
     const first = model.loadWeights([5, 5]);
     const second = model.loadWeights([1, 1]);
     const controller = new AbortController();
@@ -493,7 +492,7 @@ test("calls queued while the worker restarts are sent in call order, even when o
     await second;
     assert.deepEqual(Array.from(await last), [3], "sent after loadWeights([1, 1]), not before it (15)");
   } finally {
-    FakeWorker.prototype.handle = handle;
+    restore();
     await client.terminate();
   }
 });
