@@ -485,9 +485,22 @@ def test_web_app_manifest_and_an_update_recaches_only_what_changed(browser, dist
         fetched = sorted({p.split("?")[0] for p in server.paths})
         assert fetched == ["/manifest.json", "/style.css", "/sw.js"], fetched
 
+        # Another tab of the site, embedding when the switch comes: it keeps going, then reloads.
+        other, other_watch = open_search(context, server.url + "search.html")
+        other.evaluate("window.survives = true")
+        other.set_input_files("#files", [{"name": "long.txt", "mimeType": "text/plain", "buffer": long_document(48).encode()}])
+        other.wait_for_function("() => /Embedding (8|9|\\d\\d) of/.test(document.getElementById('embed-text').textContent)",
+                                timeout=60_000)
+
         with page.expect_navigation(timeout=30_000):
             page.click("#update-now")  # the new version takes over; the page reloads onto it
         wait_ready(page)
+        other.wait_for_function(
+            "() => document.querySelector('#update [data-update-text]').textContent.includes('when its work in progress ends')")
+        assert other.evaluate("window.survives"), "reloaded in the middle of its run"
+        # Once the run and its save are done, it reloads by itself, and the documents come back whole.
+        other.wait_for_function("() => !window.survives && window.searchApp?.collections.mine.passages.length === 48",
+                                timeout=120_000)
         caches = page.evaluate("caches.keys()")
         ours = [c for c in caches if c.startswith("minimodel-site ")]
         assert ours == [f"minimodel-site {server.url} {new_hash}"], caches

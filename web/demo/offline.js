@@ -15,10 +15,13 @@
  * Register sw.js (next to the page) and keep `statusElement` and `updateElement` (a
  * container with a button) up to date. Resolves with the registration, or null where
  * service workers are unavailable (an insecure origin, a private mode that blocks them).
- * @param {{ statusElement?: HTMLElement | null, updateElement?: HTMLElement | null }} elements
+ * `busy`: the page's work in progress that a switch to a new version must not throw away
+ * (a promise that settles when it ends), or null; "Use it now" in another tab switches
+ * this one too, and it reloads only once that work has ended.
+ * @param {{ statusElement?: HTMLElement | null, updateElement?: HTMLElement | null, busy?: () => Promise<unknown> | null }} elements
  * @returns {Promise<ServiceWorkerRegistration | null>}
  */
-export async function registerOffline({ statusElement = null, updateElement = null } = {}) {
+export async function registerOffline({ statusElement = null, updateElement = null, busy = () => null } = {}) {
   const say = (/** @type {string} */ text, /** @type {string} */ state) => {
     if (!statusElement) return;
     statusElement.textContent = text;
@@ -74,11 +77,23 @@ export async function registerOffline({ statusElement = null, updateElement = nu
 
   let reloading = false;
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    // A new version took over (after "Use it now"): reload once, onto its files.
-    if (controlled && !reloading) {
-      reloading = true;
+    // A new version took over (after "Use it now", here or in another tab): reload once,
+    // onto its files; after the page's work in progress, if any.
+    if (!controlled || reloading) return;
+    reloading = true;
+    const work = busy();
+    if (!work) {
       location.reload();
+      return;
     }
+    const text = updateElement?.querySelector("[data-update-text]");
+    if (updateElement && text) {
+      text.textContent = "A new version of this site is in use: this page reloads onto it when its work in progress ends.";
+      const button = updateElement.querySelector("button");
+      if (button) button.hidden = true;
+      updateElement.hidden = false;
+    }
+    work.finally(() => location.reload());
   });
 
   if (registration.waiting && navigator.serviceWorker.controller) offerUpdate(registration.waiting);

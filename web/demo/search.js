@@ -46,6 +46,7 @@ const app = {
   queue: Promise.resolve(),
   pastes: 0,
   /** Whether the last save of my documents failed (they are then kept for this session only). */ unsaved: false,
+  /** Additions and forgets queued or running (see enqueue). */ jobs: 0,
   /** @type {Record<string, number>} ms from the start to: weights downloaded, python, model, sample, ready */
   timings: {},
 };
@@ -222,7 +223,8 @@ async function start() {
     window.searchApp = app;
     document.body.dataset.ready = "true";
     if ($("query").value.trim()) scheduleSearch(0);
-    registerOffline({ statusElement: $("offline-status"), updateElement: $("update") });
+    // A switch to a new version (from another tab) waits for an embedding run and its save.
+    registerOffline({ statusElement: $("offline-status"), updateElement: $("update"), busy: () => (app.jobs > 0 ? app.queue : null) });
   } catch (err) {
     $("loading").hidden = true;
     showError(`The search could not start. ${messageOf(err)}`);
@@ -440,7 +442,8 @@ function wireDocuments() {
 
 /** Additions run one after another (a drop during an embedding run waits its turn). */
 function enqueue(/** @type {() => Promise<void>} */ job) {
-  app.queue = app.queue.then(job).catch((err) => say(`Something went wrong: ${messageOf(err)}`));
+  app.jobs++;
+  app.queue = app.queue.then(job).catch((err) => say(`Something went wrong: ${messageOf(err)}`)).finally(() => app.jobs--);
 }
 
 function say(/** @type {string} */ text) {
