@@ -270,8 +270,7 @@ export class ShardedIndex {
   _enter(name, params) {
     const op = CLASSES.EmbeddingIndex.methods[name];
     const where = `EmbeddingIndex.${name}`;
-    if (this._disposed) throw new Error(`${where}: this index has been disposed`);
-    if (this._outOfStep) throw outOfStepError(where, "index", this._outOfStep);
+    this._checkUsable(name);
     const args = op.check(this, params.slice(0, op.args.length), where, this._client.live(where));
     return { where, args, options: params[op.args.length] ?? {} };
   }
@@ -334,7 +333,6 @@ export class ShardedIndex {
    * @param {Float32Array} rows @param {import("./remote.js").CallOptions} opts @param {string} where
    */
   async _addInTurn(rows, opts, where) {
-    if (this._outOfStep) throw outOfStepError(where, "index", this._outOfStep);
     const dim = this.dim;
     const count = rows.length / dim;
     const base = this.size;
