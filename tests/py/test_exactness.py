@@ -248,6 +248,34 @@ def test_a_sum_whose_float64_is_halfway_between_float32s_is_rounded_exactly():
     assert below[0, 0] == np.float32(-1.0) and below.tobytes() == exact_rounded(x, -w * [[1, 1, -1]], None).tobytes()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_fsum_path_is_exact_for_subnormal_and_huge_results(seed):
+    """The fsum fast path against the fraction reference where its argument is thinnest:
+    results in float32's subnormal range (products of 1e-22 values, some exactly halfway
+    between two subnormals), and results near float32's largest values, with planted
+    cancellations so that most elements reach it."""
+    rng = np.random.default_rng(seed)
+    for scale, k in ((1e-22, 12), (2.0**-75, 6), (2e18, 8)):
+        x = (np.clip(rng.standard_normal((7, k)), -2.5, 2.5) * scale).astype(np.float32)
+        w = (np.clip(rng.standard_normal((5, k)), -2.5, 2.5) * scale).astype(np.float32)
+        if scale == 2.0**-75:  # powers of two: sums of 2**-150 multiples, ties between subnormals
+            x = np.sign(x) * np.float32(scale)
+            w = np.sign(w) * np.float32(scale) * rng.integers(1, 4, w.shape).astype(np.float32)
+        w[:, 1] = -w[:, 0]
+        x[:, 1] = x[:, 0]
+        got = _exact.rounded_matmul(x, w, None, np.empty((7, 5), np.float32))
+        assert got.tobytes() == exact_rounded(x, w, None).tobytes(), scale
+    # Double-rounding traps at both ends: fsum's float64 lands exactly halfway (2**-150,
+    # between 0 and the smallest subnormal; FLT_MAX - 2**103, between the two largest
+    # floats) while the exact sum lies just above it.
+    top = float(np.finfo(np.float32).max)
+    for x, w, want in (([2.0**-75, 2.0**-105], [2.0**-75, 2.0**-105], 2.0**-149),
+                       ([top, -(2.0**103), 2.0**20], [1.0, 1.0, 2.0**20], top)):
+        x32, w32 = np.array([x], np.float32), np.array([w], np.float32)
+        got = _exact.rounded_matmul(x32, w32, None, np.empty((1, 1), np.float32))
+        assert got[0, 0] == np.float32(want) and got.tobytes() == exact_rounded(x32, w32, None).tobytes()
+
+
 def test_sums_that_cancel_to_zero_take_the_fast_exact_path(monkeypatch):
     """Rows of +-1 against a query of +-1 cancel to exactly 0 often; each such element sits
     on the float64 bound's fence. fsum settles them: the fractions are never needed."""
