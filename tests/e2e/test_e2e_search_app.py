@@ -491,6 +491,10 @@ def test_web_app_manifest_and_an_update_recaches_only_what_changed(browser, dist
         other.set_input_files("#files", [{"name": "long.txt", "mimeType": "text/plain", "buffer": long_document(48).encode()}])
         other.wait_for_function("() => /Embedding (8|9|\\d\\d) of/.test(document.getElementById('embed-text').textContent)",
                                 timeout=60_000)
+        # Work queued behind the run, held until released: the tab is still busy when the
+        # switch comes however fast the run goes (on a quick machine it ended first).
+        other.evaluate("""() => { const app = window.searchApp; app.jobs++;
+            app.queue = app.queue.then(() => new Promise((resolve) => (window.release = resolve))).finally(() => app.jobs--); }""")
 
         with page.expect_navigation(timeout=30_000):
             page.click("#update-now")  # the new version takes over; the page reloads onto it
@@ -498,6 +502,8 @@ def test_web_app_manifest_and_an_update_recaches_only_what_changed(browser, dist
         other.wait_for_function(
             "() => document.querySelector('#update [data-update-text]').textContent.includes('when its work in progress ends')")
         assert other.evaluate("window.survives"), "reloaded in the middle of its run"
+        other.wait_for_function("() => window.release !== undefined", timeout=120_000)  # the run and its save are over
+        other.evaluate("window.release()")
         # Once the run and its save are done, it reloads by itself, and the documents come back whole.
         other.wait_for_function("() => !window.survives && window.searchApp?.collections.mine.passages.length === 48",
                                 timeout=120_000)
