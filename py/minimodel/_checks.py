@@ -54,13 +54,33 @@ def json_depth(raw: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
-def loads_json(text: str | bytes) -> Any:
-    """``json.loads``, after refusing (ValueError) text nested deeper than MAX_JSON_DEPTH."""
-    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
-    depth = json_depth(raw)
+def parse_json(data: str | bytes | bytearray | memoryview, name: str, error: type[Exception], kind: str) -> Any:
+    """The value of the JSON file ``name``, given as its UTF-8 bytes or its text, or
+    ``error`` with a message naming it: "{name} is not valid JSON (...)" when it is not
+    UTF-8 or not JSON; "{name} is not {kind} (...)" when it nests deeper than
+    MAX_JSON_DEPTH or holds an integer of thousands of digits (json.loads' ValueError).
+    The one reader of every JSON file the library loads (weights headers, saved indexes,
+    model configs, tokenizer.json)."""
+    if isinstance(data, str):
+        text, raw = data, data.encode("utf-8", "surrogatepass")
+    else:
+        raw = bytes(data)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise error(f"{name} is not valid JSON: it is not UTF-8 text ({err})") from None
+    depth = json_depth(raw)  # before json.loads, whose recursion is what deep nesting breaks
     if depth > MAX_JSON_DEPTH:
-        raise ValueError(f"arrays and objects nested {depth:,} levels deep; at most {MAX_JSON_DEPTH} are accepted")
-    return json.loads(text)
+        raise error(
+            f"{name} is not {kind} (arrays and objects nested {depth:,} levels deep; "
+            f"at most {MAX_JSON_DEPTH} are accepted)"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise error(f"{name} is not valid JSON ({err})") from None
+    except (RecursionError, ValueError) as err:  # an integer of thousands of digits
+        raise error(f"{name} is not {kind} ({err})") from None
 
 
 def describe(value: Any) -> str:

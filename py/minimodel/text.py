@@ -13,7 +13,6 @@ same bits.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from ._kernels import Pinned
 from ._exact import rounded_matmul
 from .layers import Linear
 from .tokenizer import WordPieceTokenizer
-from ._checks import loads_json
+from ._checks import parse_json
 from .weights import WeightsFileError, read_safetensors, widen
 
 #: Tokens per bucket (padded batch): bounds the activations' memory (3 x 384 floats of
@@ -395,13 +394,7 @@ def check_pooling(pooling: dict[str, Any], hidden: int) -> None:
 
 
 def _json(source: Any, name: str) -> dict[str, Any]:
-    data = _bytes(source, name)
-    try:
-        value = loads_json(bytes(data).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFileError(f"{name} is not valid JSON ({err})") from None
-    except (RecursionError, ValueError) as err:  # nesting too deep, an integer of thousands of digits
-        raise ModelFileError(f"{name} is not a model's JSON ({err})") from None
+    value = parse_json(_bytes(source, name), name, ModelFileError, "a model's JSON")
     if not isinstance(value, dict):
         raise ModelFileError(f"{name} must be a JSON object; it is a {type(value).__name__}")
     return value

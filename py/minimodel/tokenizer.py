@@ -52,12 +52,11 @@ counts as U+FFFD, which clean_text removes.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any, Iterable
 
-from ._checks import loads_json
+from ._checks import parse_json
 
 __all__ = ["WordPieceTokenizer"]
 
@@ -491,21 +490,11 @@ class WordPieceTokenizer:
     ) -> "WordPieceTokenizer":
         """The tokenizer a tokenizer.json (its text or bytes) describes, cutting encodings
         to ``max_length`` ids (``[CLS]`` and ``[SEP]`` included; None: never cut)."""
-        if isinstance(data, (bytes, bytearray, memoryview)):
-            try:
-                data = bytes(data).decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise ValueError(f"tokenizer.json is not UTF-8: {error}") from None
-        elif not isinstance(data, str):
+        if not isinstance(data, (str, bytes, bytearray, memoryview)):
             raise TypeError(
                 f"data must be the str or bytes of a tokenizer.json, received {_describe(data)}"
             )
-        try:
-            config = loads_json(data)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"tokenizer.json is not valid JSON: {error}") from None
-        except (RecursionError, ValueError) as error:  # nesting too deep, an integer of thousands of digits
-            raise ValueError(f"tokenizer.json is not a tokenizer's JSON: {error}") from None
+        config = parse_json(data, "tokenizer.json", ValueError, "a tokenizer's JSON")
         return cls(config, max_length)
 
     # --- properties ---

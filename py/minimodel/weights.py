@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels
-from ._checks import MAX_DIM, MAX_PARAMETERS, first_non_finite, loads_json
+from ._checks import MAX_DIM, MAX_PARAMETERS, first_non_finite, parse_json
 
 #: Largest accepted safetensors header (the format's own reference limit is 100 MB).
 MAX_HEADER_BYTES = 100 * 2**20
@@ -141,12 +141,7 @@ def parse_safetensors(data: Any, integers: bool = False, half: bool = False,
         raise WeightsFileError(f"the header claims {header_len:,} bytes; at most {MAX_HEADER_BYTES:,} are accepted")
     if 8 + header_len > len(view):
         raise WeightsFileError(f"the header claims {header_len:,} bytes but the file has only {len(view) - 8:,} after its length")
-    try:
-        header = loads_json(bytes(view[8 : 8 + header_len]).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise WeightsFileError(f"the header is not valid JSON ({err})") from None
-    except (RecursionError, ValueError) as err:  # nesting too deep, an integer of thousands of digits
-        raise WeightsFileError(f"the header is not a safetensors header ({err})") from None
+    header = parse_json(view[8 : 8 + header_len], "the header", WeightsFileError, "a safetensors header")
     if not isinstance(header, dict):
         raise WeightsFileError(f"the header must be a JSON object; it is a {type(header).__name__}")
     body = view[8 + header_len :]
