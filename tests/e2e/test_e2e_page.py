@@ -177,13 +177,19 @@ def test_init_progress_events_and_concurrent_calls(browser, base_url, dist):
           const mm = await import('./lib/minimodel.js');
           let before;
           try { new mm.MiniModel(2, 2); } catch (e) { before = e.constructor.name + ': ' + e.message; }
+          // A model given by URL before init(): refused before its 46 MB are downloaded.
+          const textBefore = await mm.TextEmbedder.load('./lib/models/all-MiniLM-L6-v2/').then(
+            () => 'loaded', (e) => e.constructor.name + ': ' + e.message);
+          const modelRequests = performance.getEntriesByType('resource').filter((r) => r.name.includes('/models/')).length;
           const a = [], b = [];
           const [ia, ib] = await Promise.all([mm.init({ onProgress: (p) => a.push(p) }),
                                               mm.init({ onProgress: (p) => b.push(p) })]);
-          return { before, a, b, same: ia === ib };
+          return { before, textBefore, modelRequests, a, b, same: ia === ib };
         }"""
     )
     assert result["before"] == "Error: new MiniModel: minimodel is not initialised; await init() first"
+    assert result["textBefore"] == "Error: TextEmbedder.load: minimodel is not initialised; await init() first"
+    assert result["modelRequests"] == 0
     assert result["same"]
     events = result["a"]
     assert result["b"] == events
