@@ -176,6 +176,7 @@ def test_a_fatal_error_in_the_demo_worker_is_shown_and_survived(browser, base_ur
             break
         page.wait_for_timeout(50)
     assert np.allclose(shown, expected, atol=6e-4)
+    assert error.is_hidden()  # the model ran again: the crash notice is over
     assert page.evaluate("window.demo.worker.stats().crashes") == 1
     errors = watch.take_console_errors()
     assert any("fatal error" in e for e in errors)

@@ -352,6 +352,26 @@ def test_a_paste_after_a_reload_gets_a_name_of_its_own(browser, base_url):
     context.close()
 
 
+def test_a_worker_crash_is_shown_and_the_next_search_clears_it(browser, base_url):
+    context = browser.new_context()
+    page, watch = open_search(context, base_url + "search.html")
+    first = search(page, "how do I read a file line by line", "sample")
+    search(page, "random numbers")
+    crash = page.evaluate("() => window.searchApp.worker._crashForTest().then(() => 'no error', (e) => e.message)")
+    assert "a fatal Python error" in crash
+    error = page.locator("#error")
+    assert error.is_visible() and "It restarts with your documents on the next search" in error.inner_text()
+    # The next search restarts the worker with the model and the sample's index restored:
+    # the same results as before the crash, and the notice is gone.
+    assert search(page, "how do I read a file line by line") == first
+    assert error.is_hidden()
+    assert page.evaluate("window.searchApp.worker.stats().crashes") == 1
+    errors = watch.take_console_errors()  # Pyodide reports its fatal error on the console
+    assert any("fatal error" in e for e in errors)
+    watch.assert_clean()
+    context.close()
+
+
 def test_file_url_explains_how_to_serve(browser, dist):
     context, page, errors = open_from_disk(browser, dist / "search.html")
     assert "./dev.sh serve" in page.inner_text("#file-warning")

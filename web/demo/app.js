@@ -91,6 +91,7 @@ async function startModelDemo(worker) {
       $("chart").setAttribute("aria-label", `Outputs: ${Array.from(y, (v) => v.toFixed(3)).join(", ")}`);
       $("chart").dataset.version = String(ticket);
       $("predict-time").textContent = `(predict took ${ms.toFixed(1)} ms, worker round trip)`;
+      $("error").hidden = true; // an earlier failure (or a worker crash, now restarted) is over
     } catch (err) {
       showError($("error"), `Could not run the model. ${err.message}`);
     }

@@ -47,6 +47,7 @@ const app = {
   pastes: 0,
   /** Whether the last save of my documents failed (they are then kept for this session only). */ unsaved: false,
   /** Additions and forgets queued or running (see enqueue). */ jobs: 0,
+  /** Whether the error shown tells of a worker crash: the next search that works (in the restarted worker) hides it. */ crashShown: false,
   /** @type {Record<string, number>} ms from the start to: weights downloaded, python, model, sample, ready */
   timings: {},
 };
@@ -175,6 +176,7 @@ async function start() {
       onProgress: showPythonProgress,
       onCrash: (/** @type {Error} */ err) => {
         showError(`Python stopped after a fatal error in the worker (${err.message}). It restarts with your documents on the next search.`);
+        app.crashShown = true;
       },
     });
     mark("python");
@@ -346,6 +348,10 @@ async function search(ticket) {
       const { indices, scores } = await collection.index.search(vector, RESULTS);
       if (ticket !== searchTicket) return;
       showResults(text, name, collection, indices, scores, performance.now() - t0, ticket);
+      if (app.crashShown) {
+        $("error").hidden = true;
+        app.crashShown = false;
+      }
     } catch (err) {
       if (ticket === searchTicket) $("search-status").textContent = `The search failed: ${messageOf(err)}`;
     }
