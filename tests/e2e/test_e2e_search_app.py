@@ -352,6 +352,62 @@ def test_a_paste_after_a_reload_gets_a_name_of_its_own(browser, base_url):
     context.close()
 
 
+def test_tabs_share_my_documents_and_never_save_over_each_other(browser, base_url):
+    context = browser.new_context()  # its tabs share one origin's storage, as a browser's do
+    try:
+        first, first_watch = open_search(context, base_url + "search.html")
+        second, second_watch = open_search(context, base_url + "search.html")
+        mine = "window.searchApp.collections.mine.passages"
+        files = lambda page: page.evaluate(f"{mine}.map((p) => p.file)")  # noqa: E731
+
+        def paste(page, text, wait=True):
+            page.evaluate("document.getElementById('add-status').removeAttribute('data-outcome')")
+            page.fill("#paste", text)
+            page.click("#add-paste")
+            if wait:
+                page.wait_for_selector("#add-status[data-outcome=done]", timeout=60_000)
+
+        # The second tab does not hear of the first's save (as if the message were lost)...
+        second.evaluate("() => { const channel = window.searchApp.store.channel; if (channel) channel.onmessage = null; }")
+        paste(first, "Bees visit the lavender hedge all through July.")
+        assert files(second) == []
+        # ...so its paste adopts the stored documents first (it saved over them before).
+        paste(second, "Swallows nest under the barn roof every May.")
+        assert files(second) == ["Pasted text", "Pasted text 2"]
+        # The first tab hears of the second's save and shows both.
+        first.wait_for_function(f"() => {mine}.length === 2")
+        assert files(first) == files(second) and "2 documents" in first.inner_text("#mine-summary")
+
+        # While another tab changes the documents, a change waits its turn, and says so.
+        first.evaluate("""() => new Promise((held) => navigator.locks.request('minimodel-search-documents',
+            () => { held(); return new Promise((release) => (window.releaseLock = release)); }))""")
+        paste(second, "Frogspawn appears in the pond in March.", wait=False)
+        second.wait_for_function(
+            "() => document.getElementById('add-status').textContent.startsWith('Waiting for another tab of this page')")
+        assert files(second) == ["Pasted text", "Pasted text 2"]
+        first.evaluate("window.releaseLock()")
+        second.wait_for_selector("#add-status[data-outcome=done]", timeout=60_000)
+        first.wait_for_function(f"() => {mine}.length === 3")
+
+        # A later visit finds all three and searches them.
+        third, third_watch = open_search(context, base_url + "search.html")
+        assert files(third) == ["Pasted text", "Pasted text 2", "Pasted text 3"]
+        assert search(third, "when does frogspawn appear", "mine")[0]["text"] == "Frogspawn appears in the pond in March."
+        # Forget in one tab: a tab that hears of it follows, and one that did not hear adopts
+        # it before its next change (its old documents do not come back).
+        third.click("#forget")
+        third.wait_for_function("() => document.getElementById('forget-status').textContent.includes('deleted')")
+        first.wait_for_function(f"() => {mine}.length === 0")
+        assert first.is_checked("#use-sample") and "None yet" in first.inner_text("#mine-summary")
+        paste(second, "Hedgehogs wake from hibernation in April.")
+        assert files(second) == ["Pasted text 4"]  # a paste's number is not reused within a visit
+        first.wait_for_function(f"() => {mine}.length === 1")
+        for watch in (first_watch, second_watch, third_watch):
+            watch.assert_clean()
+    finally:
+        context.close()
+
+
 def test_a_worker_crash_is_shown_and_the_next_search_clears_it(browser, base_url):
     context = browser.new_context()
     page, watch = open_search(context, base_url + "search.html")

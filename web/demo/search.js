@@ -7,7 +7,7 @@
 import { createWorker } from "./lib/minimodel.js";
 import { registerOffline } from "./offline.js";
 import { splitPassages } from "./passages.js";
-import { DocumentStore, RECORD_VERSION, StorageError, checkRecord } from "./store.js";
+import { DocumentStore, RECORD_VERSION, StorageError, checkRecord, newRevision, revisionOf, withDocumentsLock } from "./store.js";
 
 const MODEL = "all-MiniLM-L6-v2";
 const MODEL_FOLDER = `lib/models/${MODEL}/`;
@@ -46,6 +46,8 @@ const app = {
   queue: Promise.resolve(),
   pastes: 0,
   /** Whether the last save of my documents failed (they are then kept for this session only). */ unsaved: false,
+  /** The revision of the stored record my documents are (see store.js): another tab's change shows as a new one. */
+  /** @type {string | null} */ revision: null,
   /** Additions and forgets queued or running (see enqueue). */ jobs: 0,
   /** Whether the error shown tells of a worker crash: the next search that works (in the restarted worker) hides it. */ crashShown: false,
   /** @type {Record<string, number>} ms from the start to: weights downloaded, python, model, sample, ready */
@@ -207,6 +209,10 @@ async function start() {
     if (store instanceof DocumentStore) {
       app.store = store;
       await restoreDocuments();
+      if (app.collections.mine.passages.length > 0) {
+        app.active = "mine";
+        $("use-mine").checked = true;
+      }
     } else {
       app.storeProblem = store;
       notice(`${storageWords(store)} You can add and search documents, but they are forgotten when you close this page.`);
@@ -221,6 +227,8 @@ async function start() {
       `${((performance.now() - t0) / 1000).toFixed(1)} s, in a worker${{ cache: " (Python started from this browser's cache)", site: " (Python started from the site's snapshot)", boot: "" }[info.startedFrom]}.`;
     wireSearch();
     wireDocuments();
+    // Documents added or forgotten in another tab show here too (adopted in turn with this tab's own changes).
+    app.store?.onChange(() => enqueue(async () => {}));
     // @ts-ignore: for the console and the tests
     window.searchApp = app;
     document.body.dataset.ready = "true";
@@ -250,26 +258,66 @@ async function restoreDocuments() {
     notice(`Your saved documents could not be read (${messageOf(err)}). You can add documents again.`);
     return;
   }
-  if (raw === null) return;
-  let index = null;
-  try {
-    const record = checkRecord(raw, { model: MODEL, dim: app.embedder.dim });
-    index = await app.worker.loadIndex(record.index);
-    if (index.size !== record.passages.length) {
-      throw new Error(`its index has ${index.size} vectors for ${record.passages.length} passages`);
+  await adopt(raw);
+}
+
+/**
+ * Make my documents the stored record `raw` (null: none): at the start, and when another tab
+ * changed them (sync). A record that cannot be read back is deleted, as a reload would.
+ * @param {unknown} raw
+ */
+async function adopt(raw) {
+  const old = app.collections.mine;
+  app.collections.mine = { passages: [], index: null, title: "your documents" };
+  app.revision = null;
+  if (raw !== null) {
+    let index = null;
+    try {
+      const record = checkRecord(raw, { model: MODEL, dim: app.embedder.dim });
+      index = await app.worker.loadIndex(record.index);
+      if (index.size !== record.passages.length) {
+        throw new Error(`its index has ${index.size} vectors for ${record.passages.length} passages`);
+      }
+      app.collections.mine = { passages: record.passages, index, title: "your documents" };
+      app.revision = revisionOf(raw);
+    } catch (err) {
+      await index?.dispose().catch(() => {});
+      await app.store?.forget().catch(() => {});
+      notice(
+        `Your saved documents could not be read back (${messageOf(err)}), so they were removed from this browser. ` +
+          "Add them again to search them.",
+      );
     }
-    app.collections.mine = { passages: record.passages, index, title: "your documents" };
-    app.active = "mine";
-    $("use-mine").checked = true;
-    showMine();
-  } catch (err) {
-    await index?.dispose().catch(() => {});
-    await app.store?.forget().catch(() => {});
-    notice(
-      `Your saved documents could not be read back (${messageOf(err)}), so they were removed from this browser. ` +
-        "Add them again to search them.",
-    );
   }
+  if (old.index) {
+    while (searching) await searching; // a search already sent may still be reading the old index
+    await old.index.dispose().catch(() => {});
+  }
+  if (app.collections.mine.passages.length === 0 && app.active === "mine") {
+    app.active = "sample";
+    $("use-sample").checked = true;
+  }
+  showMine();
+}
+
+/**
+ * Before this tab changes my documents: adopt the stored ones if another tab saved or
+ * forgot them since this tab last read or wrote them (else this tab's save would drop
+ * them). Runs under the documents' lock, so nothing changes them meanwhile.
+ * @returns {Promise<boolean>} whether they changed
+ */
+async function sync() {
+  if (!app.store) return false;
+  let raw;
+  try {
+    raw = await app.store.read();
+  } catch {
+    return false; // storage fails now: the save after this change will say so
+  }
+  if (revisionOf(raw) === app.revision) return false;
+  await adopt(raw);
+  scheduleSearch(0);
+  return true;
 }
 
 async function saveDocuments() {
@@ -278,8 +326,11 @@ async function saveDocuments() {
   try {
     const index = await mine.index.toBytes();
     /** @type {import("./store.js").StoredRecord} */
-    const record = { version: RECORD_VERSION, model: MODEL, dim: app.embedder.dim, passages: mine.passages, index, savedAt: Date.now() };
+    const record = {
+      version: RECORD_VERSION, model: MODEL, dim: app.embedder.dim, passages: mine.passages, index, savedAt: Date.now(), revision: newRevision(),
+    };
     await app.store.save(record);
+    app.revision = /** @type {string} */ (record.revision);
     app.unsaved = false;
     return "saved";
   } catch (err) {
@@ -428,14 +479,16 @@ function wireDocuments() {
       say("The pasted text is empty: paste some text into the box first.");
       return;
     }
-    // The first name not taken by a stored document (they come back on the next visit).
-    const taken = new Set(app.collections.mine.passages.map((p) => p.file));
-    let n = 1;
-    while (taken.has(n === 1 ? "Pasted text" : `Pasted text ${n}`) || n <= app.pastes) n++;
-    app.pastes = n;
-    const name = n === 1 ? "Pasted text" : `Pasted text ${n}`;
     $("paste").value = "";
-    enqueue(() => addDocuments([{ name, text }], []));
+    enqueue(() => {
+      // The first name not taken by a stored document (they come back on the next visit),
+      // chosen in turn: after the documents another tab added are adopted.
+      const taken = new Set(app.collections.mine.passages.map((p) => p.file));
+      let n = 1;
+      while (taken.has(n === 1 ? "Pasted text" : `Pasted text ${n}`) || n <= app.pastes) n++;
+      app.pastes = n;
+      return addDocuments([{ name: n === 1 ? "Pasted text" : `Pasted text ${n}`, text }], []);
+    });
   });
   $("embed-cancel").addEventListener("click", () => app.run?.abort());
   $("forget").addEventListener("click", () => {
@@ -446,10 +499,21 @@ function wireDocuments() {
   });
 }
 
-/** Additions run one after another (a drop during an embedding run waits its turn). */
+/**
+ * Changes to my documents run one after another (a drop during an embedding run waits its
+ * turn), and one tab at a time: each first adopts what another tab saved meanwhile.
+ */
 function enqueue(/** @type {() => Promise<void>} */ job) {
   app.jobs++;
-  app.queue = app.queue.then(job).catch((err) => say(`Something went wrong: ${messageOf(err)}`)).finally(() => app.jobs--);
+  const inTurn = async () => {
+    if (await sync()) say("Your documents were changed in another tab of this page: the list shows them now.");
+    await job();
+  };
+  const waiting = () => say("Waiting for another tab of this page to finish changing your documents…");
+  app.queue = app.queue
+    .then(() => withDocumentsLock(inTurn, waiting))
+    .catch((err) => say(`Something went wrong: ${messageOf(err)}`))
+    .finally(() => app.jobs--);
 }
 
 function say(/** @type {string} */ text) {
@@ -643,6 +707,7 @@ async function forget() {
   if (app.store) {
     try {
       await app.store.forget();
+      app.revision = null;
       message = "Your documents were deleted from this browser.";
     } catch (err) {
       message = `Your documents were removed from this page, but the browser's copy could not be deleted (${messageOf(err)}).`;

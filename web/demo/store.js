@@ -3,16 +3,62 @@
 // What is read back is checked here (shape, types, sizes) and by loadIndex (the index's
 // bytes, strictly); a record that fails is deleted and the page says so. Where IndexedDB is
 // unavailable (blocked, private modes, storage denied) the page still works for the session.
+//
+// Several tabs share the one record. Each write names a new revision and tells the other
+// tabs (BroadcastChannel); changes run one tab at a time (Web Locks, withDocumentsLock), and
+// a tab adopts the stored record first when its revision is not the one it last read or
+// wrote, so a tab never saves over documents another tab added.
 
 const DB_NAME = "minimodel-search";
 const STORE = "documents";
 const KEY = "mine";
+const LOCK = "minimodel-search-documents";
 export const RECORD_VERSION = 1;
 
 /**
  * @typedef {{ file: string, position: number, text: string }} Passage
- * @typedef {{ version: number, model: string, dim: number, passages: Passage[], index: Uint8Array, savedAt: number }} StoredRecord
+ * @typedef {{ version: number, model: string, dim: number, passages: Passage[], index: Uint8Array, savedAt: number,
+ *   revision?: string }} StoredRecord  revision: new on every save (records of older builds have none)
  */
+
+/** A name for a new revision of the record: unique enough across the tabs of one browser. */
+export function newRevision() {
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+}
+
+/**
+ * The revision of a stored record as read (null: no record; a record of an older build,
+ * which has none, goes by the time it was saved).
+ * @param {unknown} raw @returns {string | null}
+ */
+export function revisionOf(raw) {
+  if (raw === null || typeof raw !== "object") return raw === null || raw === undefined ? null : "unreadable";
+  const { revision, savedAt } = /** @type {{ revision?: unknown, savedAt?: unknown }} */ (raw);
+  return typeof revision === "string" ? revision : `saved at ${String(savedAt)}`;
+}
+
+/**
+ * Run `job` while no other tab of this site runs one (Web Locks: held until `job` settles,
+ * let go if the tab closes); `onWait` is called first when another tab holds it. Where the
+ * browser has no Web Locks (an insecure origin), `job` runs at once.
+ * @template T
+ * @param {() => Promise<T>} job @param {() => void} [onWait] @returns {Promise<T>}
+ */
+export async function withDocumentsLock(job, onWait) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return job();
+  let ran = false;
+  /** @type {T | undefined} */
+  let result;
+  await locks.request(LOCK, { ifAvailable: true }, async (lock) => {
+    if (lock === null) return;
+    ran = true;
+    result = await job();
+  });
+  if (ran) return /** @type {T} */ (result);
+  onWait?.();
+  return locks.request(LOCK, job);
+}
 
 /** A failure to use storage, in plain words (`kind`: "unavailable", "full", "failed"). */
 export class StorageError extends Error {
@@ -62,6 +108,26 @@ export class DocumentStore {
   /** @param {IDBDatabase} db */
   constructor(db) {
     this.db = db;
+    // Tells the other tabs of this site that the record changed (not this one: a channel
+    // does not hear its own messages).
+    this.channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(DB_NAME) : null;
+  }
+
+  /** Tell the other tabs that the record changed (the change is made: a closed channel does not undo it). */
+  announce() {
+    try {
+      this.channel?.postMessage("changed");
+    } catch (err) {
+      console.warn("search page: could not tell the other tabs that the documents changed", err);
+    }
+  }
+
+  /**
+   * Call `listener` whenever another tab of this site saved or forgot the documents.
+   * @param {() => void} listener
+   */
+  onChange(listener) {
+    if (this.channel) this.channel.onmessage = () => listener();
   }
 
   /**
@@ -109,6 +175,7 @@ export class DocumentStore {
     } catch (err) {
       throw explain(err);
     }
+    this.announce();
   }
 
   async forget() {
@@ -119,6 +186,7 @@ export class DocumentStore {
     } catch (err) {
       throw explain(err);
     }
+    this.announce();
   }
 }
 
