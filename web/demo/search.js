@@ -227,8 +227,12 @@ async function start() {
       `${((performance.now() - t0) / 1000).toFixed(1)} s, in a worker${{ cache: " (Python started from this browser's cache)", site: " (Python started from the site's snapshot)", boot: "" }[info.startedFrom]}.`;
     wireSearch();
     wireDocuments();
-    // Documents added or forgotten in another tab show here too (adopted in turn with this tab's own changes).
-    app.store?.onChange(() => enqueue(async () => {}));
+    // Documents added or forgotten in another tab show here too (adopted in turn with this
+    // tab's own changes; reading needs no lock). A forget there stops a run here first.
+    app.store?.onChange((kind) => {
+      if (kind === "forgetting") app.run?.abort();
+      else enqueue(sync, { lock: false });
+    });
     // @ts-ignore: for the console and the tests
     window.searchApp = app;
     document.body.dataset.ready = "true";
@@ -258,56 +262,80 @@ async function restoreDocuments() {
     notice(`Your saved documents could not be read (${messageOf(err)}). You can add documents again.`);
     return;
   }
-  await adopt(raw);
+  try {
+    await adopt(raw);
+  } catch (err) {
+    notice(`Your saved documents could not be loaded (${messageOf(err)}). They are still in this browser: reload the page to try again.`);
+  }
 }
 
 /**
  * Make my documents the stored record `raw` (null: none): at the start, and when another tab
- * changed them (sync). A record that cannot be read back is deleted, as a reload would.
+ * changed them (sync). A damaged record (its shape, or its index's bytes) is deleted, as a
+ * reload would; any other failure (the worker's) throws and changes nothing, stored or shown.
  * @param {unknown} raw
  */
 async function adopt(raw) {
-  const old = app.collections.mine;
-  app.collections.mine = { passages: [], index: null, title: "your documents" };
-  app.revision = null;
+  /** @type {Collection} */
+  let next = { passages: [], index: null, title: "your documents" };
   if (raw !== null) {
-    let index = null;
+    /** @type {unknown} */
+    let damage = null;
+    /** @type {import("./store.js").StoredRecord | null} */
+    let record = null;
     try {
-      const record = checkRecord(raw, { model: MODEL, dim: app.embedder.dim });
-      index = await app.worker.loadIndex(record.index);
-      if (index.size !== record.passages.length) {
-        throw new Error(`its index has ${index.size} vectors for ${record.passages.length} passages`);
-      }
-      app.collections.mine = { passages: record.passages, index, title: "your documents" };
-      app.revision = revisionOf(raw);
+      record = checkRecord(raw, { model: MODEL, dim: app.embedder.dim });
     } catch (err) {
-      await index?.dispose().catch(() => {});
+      damage = err;
+    }
+    if (record) {
+      let index = null;
+      try {
+        index = await app.worker.loadIndex(record.index);
+      } catch (err) {
+        if (!(err instanceof Error && err.name === "IndexFileError")) throw err; // the worker's failure, not the record's
+        damage = err;
+      }
+      if (index && index.size !== record.passages.length) {
+        damage = new Error(`its index has ${index.size} vectors for ${record.passages.length} passages`);
+        await index.dispose().catch(() => {});
+      } else if (index) {
+        next = { passages: record.passages, index, title: "your documents" };
+      }
+    }
+    if (damage) {
       await app.store?.forget().catch(() => {});
       notice(
-        `Your saved documents could not be read back (${messageOf(err)}), so they were removed from this browser. ` +
+        `Your saved documents could not be read back (${messageOf(damage)}), so they were removed from this browser. ` +
           "Add them again to search them.",
       );
+      raw = null;
     }
   }
-  if (old.index) {
-    while (searching) await searching; // a search already sent may still be reading the old index
-    await old.index.dispose().catch(() => {});
-  }
-  if (app.collections.mine.passages.length === 0 && app.active === "mine") {
+  const old = app.collections.mine;
+  app.collections.mine = next;
+  app.revision = revisionOf(raw);
+  app.unsaved = false;
+  if (next.passages.length === 0 && app.active === "mine") {
     app.active = "sample";
     $("use-sample").checked = true;
   }
   showMine();
+  if (old.index) {
+    while (searching) await searching; // a search already sent may still be reading the old index
+    await old.index.dispose().catch(() => {});
+  }
 }
 
 /**
- * Before this tab changes my documents: adopt the stored ones if another tab saved or
- * forgot them since this tab last read or wrote them (else this tab's save would drop
- * them). Runs under the documents' lock, so nothing changes them meanwhile.
+ * Adopt the stored documents if another tab saved or forgot them since this tab last read
+ * or wrote them: before this tab changes them (under the documents' lock, so that its save
+ * cannot drop them), and when another tab says they changed. Documents this tab could not
+ * save (storage full) are kept instead: they exist nowhere else.
  * @returns {Promise<boolean>} whether they changed
  */
 async function sync() {
-  if (!app.store) return false;
+  if (!app.store || app.unsaved) return false;
   let raw;
   try {
     raw = await app.store.read();
@@ -492,8 +520,10 @@ function wireDocuments() {
   });
   $("embed-cancel").addEventListener("click", () => app.run?.abort());
   $("forget").addEventListener("click", () => {
-    // A run in progress stops now (its passages so far are saved, then forgotten with the rest).
+    // A run in progress stops now, here and in the site's other tabs (its passages so far
+    // are saved, then forgotten with the rest).
     app.run?.abort();
+    app.store?.announce("forgetting");
     $("forget-status").textContent = "Forgetting your documents…";
     enqueue(forget);
   });
@@ -501,17 +531,24 @@ function wireDocuments() {
 
 /**
  * Changes to my documents run one after another (a drop during an embedding run waits its
- * turn), and one tab at a time: each first adopts what another tab saved meanwhile.
+ * turn), and one tab at a time: each first adopts what another tab saved meanwhile. Without
+ * storage (or where the browser refuses locks) there is nothing to share and no lock.
+ * @param {() => Promise<unknown>} job @param {{ lock?: boolean }} [options]
  */
-function enqueue(/** @type {() => Promise<void>} */ job) {
+function enqueue(job, { lock = true } = {}) {
   app.jobs++;
+  let waited = false;
   const inTurn = async () => {
+    if (waited) say("");
     if (await sync()) say("Your documents were changed in another tab of this page: the list shows them now.");
     await job();
   };
-  const waiting = () => say("Waiting for another tab of this page to finish changing your documents…");
+  const waiting = () => {
+    waited = true;
+    say("Waiting for another tab of this page to finish changing your documents…");
+  };
   app.queue = app.queue
-    .then(() => withDocumentsLock(inTurn, waiting))
+    .then(() => (lock && app.store ? withDocumentsLock(inTurn, waiting) : job()))
     .catch((err) => say(`Something went wrong: ${messageOf(err)}`))
     .finally(() => app.jobs--);
 }

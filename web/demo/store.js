@@ -50,11 +50,17 @@ export async function withDocumentsLock(job, onWait) {
   let ran = false;
   /** @type {T | undefined} */
   let result;
-  await locks.request(LOCK, { ifAvailable: true }, async (lock) => {
-    if (lock === null) return;
-    ran = true;
-    result = await job();
-  });
+  try {
+    await locks.request(LOCK, { ifAvailable: true }, async (lock) => {
+      if (lock === null) return;
+      ran = true;
+      result = await job();
+    });
+  } catch (err) {
+    // Refused (SecurityError: site data blocked, a sandboxed frame), not the job's own failure.
+    if (ran) throw err;
+    return job();
+  }
   if (ran) return /** @type {T} */ (result);
   onWait?.();
   return locks.request(LOCK, job);
@@ -113,21 +119,28 @@ export class DocumentStore {
     this.channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(DB_NAME) : null;
   }
 
-  /** Tell the other tabs that the record changed (the change is made: a closed channel does not undo it). */
-  announce() {
+  /**
+   * Tell the other tabs that the record changed, or is about to be forgotten (a failure to
+   * tell them does not undo the change).
+   * @param {"changed" | "forgetting"} [kind]
+   */
+  announce(kind = "changed") {
     try {
-      this.channel?.postMessage("changed");
+      this.channel?.postMessage(kind);
     } catch (err) {
       console.warn("search page: could not tell the other tabs that the documents changed", err);
     }
   }
 
   /**
-   * Call `listener` whenever another tab of this site saved or forgot the documents.
-   * @param {() => void} listener
+   * Call `listener` whenever another tab of this site saved or forgot the documents
+   * ("changed"), or is about to forget them ("forgetting").
+   * @param {(kind: "changed" | "forgetting") => void} listener
    */
   onChange(listener) {
-    if (this.channel) this.channel.onmessage = () => listener();
+    if (this.channel) {
+      this.channel.onmessage = (event) => listener(event.data === "forgetting" ? "forgetting" : "changed");
+    }
   }
 
   /**
