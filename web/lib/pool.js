@@ -8,7 +8,7 @@
 //     shard for its top k and merges them (ShardedIndex, below).
 // With one worker every call goes to the one replica, exactly as before.
 
-import { CLASSES, float32Part } from "./api.js";
+import { CLASSES, checkArraySize, float32Part } from "./api.js";
 import { abortError, unlessAborted } from "./protocol.js";
 import { checkOptions, classesFromTable } from "./remote.js";
 
@@ -284,24 +284,27 @@ export class ShardedIndex {
     const { where, args: [rows], options: opts } = this._enter("add", [vectors, options]);
     checkOptions(opts, where);
     const own = this._inLine === 0 ? rows : rows.slice(); // as of the call, when it must wait
-    return this._inTurn(opts, true, () => {
-      if (own !== rows) this._enter("add", [own]); // checked again in its turn: disposed, out of step, or now too full
+    return this._inTurn("add", opts, true, () => {
+      // After waiting, the adds before it may have filled the index (its values were checked at the call).
+      if (own !== rows) checkArraySize((this.size + own.length / this.dim) * this.dim, this._client.live(where), where, "the index");
       return this._addInTurn(own, opts, where);
     });
   }
 
   /**
    * Send a call in its turn (see _line): at once when no call is in line, else when the
-   * calls before it are sent (and their adds answered), then checked again. `send` sends
+   * calls before it are sent (and their adds answered), then checked again (disposed, or
+   * out of step: see _checkUsable). `send` sends
    * its call before it returns; an abort while waiting rejects at once, and the call
    * keeps its place in line, which moves on without it.
    * @private
    * @template T
+   * @param {string} name  the method, for the check after waiting
    * @param {import("./remote.js").CallOptions} opts @param {boolean} untilAnswered  an add
    * @param {() => Promise<T>} send
    * @returns {Promise<T>}
    */
-  _inTurn(opts, untilAnswered, send) {
+  _inTurn(name, opts, untilAnswered, send) {
     const previous = this._line;
     const waits = this._inLine > 0;
     this._inLine++;
@@ -318,7 +321,12 @@ export class ShardedIndex {
     /** @type {Promise<T>} */
     let result;
     try {
-      result = waits ? unlessAborted(previous, opts.signal ?? null).then(sendNow) : sendNow();
+      result = waits
+        ? unlessAborted(previous, opts.signal ?? null).then(() => {
+          this._checkUsable(name);
+          return sendNow();
+        })
+        : sendNow(); // _enter has just checked
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -361,8 +369,7 @@ export class ShardedIndex {
     if (this._inLine > 0) args[0] = Float32Array.from(args[0]); // its query as of the call
     /** @type {number} */
     let size = 0;
-    const results = await this._inTurn(opts, false, () => {
-      this._checkUsable("search");
+    const results = await this._inTurn("search", opts, false, () => {
       size = this.size;
       const globals = [...this._globals]; // as of now: a later add extends them
       return Promise.all(this._shards.map((shard, i) =>
@@ -393,8 +400,7 @@ export class ShardedIndex {
     let size = 0;
     /** @type {Int32Array[]} */
     let globals = [];
-    const saved = await this._inTurn(opts, false, () => {
-      this._checkUsable("toBytes");
+    const saved = await this._inTurn("toBytes", opts, false, () => {
       size = this.size;
       globals = [...this._globals]; // as of now: a later add extends them
       return Promise.all(this._shards.map((shard) => shard.toBytes(opts)));
