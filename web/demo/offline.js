@@ -61,18 +61,28 @@ export async function registerOffline({ statusElement = null, updateElement = nu
     });
   };
 
+  /**
+   * Show the update line with `message`, and its button running `onclick` (hidden when null).
+   * @param {string} message @param {(() => void) | null} onclick
+   */
+  const showUpdate = (message, onclick) => {
+    if (!updateElement) return;
+    const text = updateElement.querySelector("[data-update-text]");
+    if (text) text.textContent = message;
+    const button = updateElement.querySelector("button");
+    if (button) {
+      button.hidden = onclick === null;
+      button.onclick = onclick;
+    }
+    updateElement.hidden = false;
+  };
+
   /** @param {ServiceWorker} worker */
   const offerUpdate = async (worker) => {
     if (!updateElement) return;
-    const status = await ask(worker, { type: "status" });
-    const text = updateElement.querySelector("[data-update-text]");
-    if (text) {
-      const changed = status?.fetched ?? 0;
-      text.textContent = `A new version of this site is ready (${changed} changed file${changed === 1 ? "" : "s"} downloaded).`;
-    }
-    updateElement.hidden = false;
-    const button = updateElement.querySelector("button");
-    if (button) button.onclick = () => worker.postMessage({ type: "skip-waiting" });
+    const changed = (await ask(worker, { type: "status" }))?.fetched ?? 0;
+    showUpdate(`A new version of this site is ready (${changed} changed file${changed === 1 ? "" : "s"} downloaded).`,
+      () => worker.postMessage({ type: "skip-waiting" }));
   };
 
   let reloading = false;
@@ -86,13 +96,7 @@ export async function registerOffline({ statusElement = null, updateElement = nu
       location.reload();
       return;
     }
-    const text = updateElement?.querySelector("[data-update-text]");
-    if (updateElement && text) {
-      text.textContent = "A new version of this site is in use: this page reloads onto it when its work in progress ends.";
-      const button = updateElement.querySelector("button");
-      if (button) button.hidden = true;
-      updateElement.hidden = false;
-    }
+    showUpdate("A new version of this site is in use: this page reloads onto it when its work in progress ends.", null);
     work.finally(() => location.reload());
   });
 
