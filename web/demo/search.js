@@ -512,10 +512,11 @@ function wireDocuments() {
       // The first name not taken by a stored document (they come back on the next visit),
       // chosen in turn: after the documents another tab added are adopted.
       const taken = new Set(app.collections.mine.passages.map((p) => p.file));
-      let n = 1;
-      while (taken.has(n === 1 ? "Pasted text" : `Pasted text ${n}`) || n <= app.pastes) n++;
+      const name = (/** @type {number} */ n) => (n === 1 ? "Pasted text" : `Pasted text ${n}`);
+      let n = app.pastes + 1;
+      while (taken.has(name(n))) n++;
       app.pastes = n;
-      return addDocuments([{ name: n === 1 ? "Pasted text" : `Pasted text ${n}`, text }], []);
+      return addDocuments([{ name: name(n), text }], []);
     });
   });
   $("embed-cancel").addEventListener("click", () => app.run?.abort());
@@ -737,23 +738,20 @@ function showMine() {
 }
 
 async function forget() {
-  const mine = app.collections.mine;
-  await mine.index?.dispose();
-  app.collections.mine = { passages: [], index: null, title: "your documents" };
   let message = "Your documents were forgotten.";
+  let revision = null; // the stored record's, while the browser still holds it
   if (app.store) {
     try {
       await app.store.forget();
-      app.revision = null;
       message = "Your documents were deleted from this browser.";
     } catch (err) {
+      revision = app.revision;
       message = `Your documents were removed from this page, but the browser's copy could not be deleted (${messageOf(err)}).`;
     }
   }
+  await adopt(null); // frees the index (after a search in flight), shows the sample
+  app.revision = revision;
   $("forget-status").textContent = message;
-  app.active = "sample";
-  $("use-sample").checked = true;
-  showMine();
   scheduleSearch(0);
 }
 

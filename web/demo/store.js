@@ -32,7 +32,7 @@ export function newRevision() {
  * @param {unknown} raw @returns {string | null}
  */
 export function revisionOf(raw) {
-  if (raw === null || typeof raw !== "object") return raw === null || raw === undefined ? null : "unreadable";
+  if (raw === null || typeof raw !== "object") return raw === null ? null : "unreadable";
   const { revision, savedAt } = /** @type {{ revision?: unknown, savedAt?: unknown }} */ (raw);
   return typeof revision === "string" ? revision : `saved at ${String(savedAt)}`;
 }
